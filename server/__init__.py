@@ -1,0 +1,1 @@
+"""Luot: the central server."""

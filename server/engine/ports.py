@@ -1,0 +1,141 @@
+"""What the engine needs from storage: a transaction per site that reads and writes records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from .model import (
+    Counter,
+    PriorityCategory,
+    Procedure,
+    Service,
+    Site,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
+
+
+class Tx(Protocol):
+    """One transaction on one site's records; a write transaction is serialised per site."""
+
+    def site(self) -> Site:
+        """The site this transaction works on."""
+        ...
+
+    def services(self) -> list[Service]:
+        """Every service of the site in display order."""
+        ...
+
+    def counters(self) -> list[Counter]:
+        """Every counter of the site in display order."""
+        ...
+
+    def procedures(self, service_id: int | None = None) -> list[Procedure]:
+        """The procedures of the site, or of one service."""
+        ...
+
+    def priorities(self) -> list[PriorityCategory]:
+        """The priority categories of the site."""
+        ...
+
+    def ticket(self, ticket_id: int) -> Ticket | None:
+        """A ticket by id."""
+        ...
+
+    def tickets_by_ids(self, ids: Sequence[int]) -> list[Ticket]:
+        """Tickets by id, in no particular order."""
+        ...
+
+    def ticket_by_lookup(self, lookup_code: str) -> Ticket | None:
+        """A ticket by its unguessable lookup code."""
+        ...
+
+    def ticket_by_number(self, day: str, number: str) -> Ticket | None:
+        """A ticket by its number on a local day."""
+        ...
+
+    def waiting(
+        self, day: str, service_id: int | None = None, counter_id: int | None = None
+    ) -> list[Ticket]:
+        """The day's waiting tickets: sent to one counter, in one service's line, or all."""
+        ...
+
+    def line_heads(
+        self, day: str, service_id: int | None = None, counter_id: int | None = None
+    ) -> list[Ticket]:
+        """The first priority and the first ordinary ticket of one line (oldest by queued_at)."""
+        ...
+
+    def count_ahead(self, ticket: Ticket) -> int:
+        """Waiting tickets of the same line that stand before this one (priority, then oldest)."""
+        ...
+
+    def waiting_counts(self, day: str) -> dict[int, int]:
+        """Waiting tickets per service id on a day."""
+        ...
+
+    def recent_service_seconds(self, service_id: int, day: str, limit: int) -> list[float]:
+        """Durations (called to finished) of the service's last served tickets of the day."""
+        ...
+
+    def active_counter_ids(self, since: datetime) -> set[int]:
+        """Counters that called somebody since the instant."""
+        ...
+
+    def recent_calls(self, day: str, limit: int) -> list[TicketEvent]:
+        """The day's last call and recall events, newest first."""
+        ...
+
+    def idempotent_ticket_id(self, device: str, key: str, since: datetime) -> int | None:
+        """The ticket a device created with this key after `since`, if any."""
+        ...
+
+    # writes
+
+    def next_sequence(self, service_id: int, day: str) -> int:
+        """Takes the service's next number of the day (1, 2, ...); atomic under concurrency."""
+        ...
+
+    def insert_ticket(self, ticket: Ticket) -> int:
+        """Stores a new ticket (its id is ignored) and returns its id."""
+        ...
+
+    def update_ticket(self, ticket: Ticket, expected: TicketStatus) -> None:
+        """Stores a ticket's new state if its stored status is still `expected`, else raises."""
+        ...
+
+    def update_counter(self, counter: Counter) -> None:
+        """Stores a counter's pause, current ticket and priority streak."""
+        ...
+
+    def update_service(self, service: Service) -> None:
+        """Stores a service's hours, limit and open flag."""
+        ...
+
+    def append_events(self, events: Sequence[TicketEvent]) -> None:
+        """Appends ticket events to the log."""
+        ...
+
+    def remember_idempotency(self, device: str, key: str, ticket_id: int, at: datetime) -> None:
+        """Records that a device's key created this ticket (replacing an older use of the key)."""
+        ...
+
+    def unfinished_before(self, day: str) -> list[Ticket]:
+        """Tickets of earlier days still waiting, called or serving."""
+        ...
+
+
+class Repository(Protocol):
+    """Opens transactions; the engine never sees connections or SQL."""
+
+    def write(self, site_id: int) -> AbstractContextManager[Tx]:
+        """A write transaction, serialised with every other write of the site."""
+        ...
+
+    def read(self, site_id: int) -> AbstractContextManager[Tx]:
+        """A read-only transaction."""
+        ...

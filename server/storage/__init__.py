@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables and the repository the engine writes through."""

@@ -1,0 +1,128 @@
+"""Database engines: SQLite in WAL with synchronous=FULL, or PostgreSQL, from one URL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
+
+#: How long a writer keeps trying to take SQLite's write lock held by another process.
+LOCK_PATIENCE_SECONDS = 30.0
+
+
+def normalise_url(url: str) -> str:
+    """postgresql:// and postgres:// use psycopg 3; sqlite:/// paths get their folder made."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url[len("sqlite:///") :]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """True for the embedded database."""
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An Engine set up for Luot's transactions on either database."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        # timeout=0: a busy file lock must never block inside C (it would freeze gevent);
+        # writers wait for it in Python instead, see `sqlite_write`.
+        engine = create_engine(
+            url, connect_args={"timeout": 0, "check_same_thread": False}, **kwargs
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """WAL with synchronous=FULL: an issued ticket survives a power cut."""
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """BEGIN IMMEDIATE for writes: take the write lock first, never upgrade a read lock."""
+    write = conn.get_execution_options().get("luot_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _busy(error: OperationalError) -> bool:
+    """SQLite said another connection holds the lock."""
+    message = str(error.orig).lower()
+    return "locked" in message or "busy" in message
+
+
+class Database:
+    """An Engine plus the lock that serialises this process's writers."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url, **kwargs)
+        self.sqlite = is_sqlite(self.engine)
+        # Under gunicorn's gevent worker threading is monkey-patched, so this lock yields.
+        self._write_lock = threading.Lock()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite serialised in-process and retried across processes."""
+        if not self.sqlite:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(luot_write=True)
+            self._begin_patiently(conn)
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @staticmethod
+    def _begin_patiently(conn: Connection) -> None:
+        """BEGIN IMMEDIATE, sleeping between tries (gevent-friendly) while another writes."""
+        deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+        pause = 0.0005
+        while True:
+            try:
+                conn.begin()
+                return
+            except OperationalError as error:
+                if not _busy(error) or time.monotonic() > deadline:
+                    raise
+                conn.rollback()
+                time.sleep(pause)
+                pause = min(pause * 2, 0.02)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction (a snapshot on SQLite's WAL; READ COMMITTED on PostgreSQL)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def ping(self) -> None:
+        """Raises if the database does not answer."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        """Closes pooled connections."""
+        self.engine.dispose()
