@@ -17,6 +17,7 @@ from .hours import parse_hours
 from .model import AT_COUNTER, Action, Counter, Service, Ticket, TicketEvent, TicketStatus
 from .ordering import OrderingPolicy, choose_next, next_streak
 from .ports import Repository, Tx
+from .queries import Queries
 from .views import Snapshot, queue_key
 
 #: How long an Idempotency-Key keeps returning the ticket it created.
@@ -39,7 +40,7 @@ class Work:
     lines: set[tuple[str, int]] = field(default_factory=set)
 
 
-class QueueEngine:
+class QueueEngine(Queries):
     """Queue rules over a repository, a clock and an event sink; knows no web or SQL."""
 
     def __init__(
@@ -57,15 +58,6 @@ class QueueEngine:
         self._zones: dict[str, ZoneInfo] = {}
         self._expired_through: str | None = None
 
-    # -- time --------------------------------------------------------------------------
-
-    def zone(self, tx: Tx) -> ZoneInfo:
-        """The site's time zone (Asia/Ho_Chi_Minh by default)."""
-        name = tx.site().timezone
-        if name not in self._zones:
-            self._zones[name] = ZoneInfo(name)
-        return self._zones[name]
-
     @contextmanager
     def _write(self, actor: str) -> Iterator[Work]:
         """A write transaction that first closes past days; publishes its events after commit."""
@@ -82,8 +74,9 @@ class QueueEngine:
                 waiting = {s.code: counts.get(s.id, 0) for s in tx.services()}
                 work.events.append(QueueChanged(self.site_id, waiting))
                 codes = tuple(dict.fromkeys(work.codes))
-                lines = tuple(sorted(work.lines))
-                work.events.append(TicketsChanged(self.site_id, codes, lines))
+                if codes or work.lines:
+                    lines = tuple(sorted(work.lines))
+                    work.events.append(TicketsChanged(self.site_id, codes, lines))
         self._expired_through = work.day
         self.sink.publish(work.events)
 
@@ -203,7 +196,7 @@ class QueueEngine:
                     data={"priority": priority} if priority else {},
                 )
             )
-            work.codes.append(ticket.lookup_code)
+            # Nobody follows a ticket yet at the instant it is issued: no ticket_updated for it.
             if priority:  # a priority ticket steps ahead of the ordinary ones in its line
                 work.lines.add(queue_key(ticket))
             if device and idempotency_key:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 
 from server.engine.hours import parse_hours
 from server.engine.text import fold
@@ -21,10 +21,9 @@ DEFAULT_PRIORITIES = [
 
 
 def ensure_site(conn: Connection, code: str, name: str, timezone: str) -> int:
-    """The site's id, creating it when missing (its name is updated when given anew)."""
+    """The site's id, creating it with this name and zone when missing."""
     row = conn.execute(select(t.sites.c.id).where(t.sites.c.code == code)).first()
     if row is not None:
-        conn.execute(update(t.sites).where(t.sites.c.id == row.id).values(name=name))
         return int(row.id)
     return int(
         conn.execute(

@@ -1,0 +1,1 @@
+"""Socket.IO: namespaces, rooms and the mapping from engine events to emits."""

@@ -1,0 +1,72 @@
+"""`luot serve`: gunicorn with one gevent worker (DESIGN.md), never a development server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from server.config import Config
+
+
+class LuotServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn embedded: the app is built inside the worker, after gevent has patched."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Passes our options to gunicorn's settings."""
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        """Imports and builds the app in the worker process."""
+        from server.app import create_app
+
+        return create_app()
+
+
+def urls(host: str, port: int) -> list[tuple[str, str]]:
+    """The pages a person opens, for the banner."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    base = f"http://{shown}:{port}"
+    return [
+        ("API", f"{base}/api/v1/openapi.json"),
+        ("TV display state", f"{base}/api/v1/display/state"),
+        ("Services", f"{base}/api/v1/services"),
+    ]
+
+
+def on_ready(host: str, port: int) -> Any:
+    """gunicorn's when_ready hook: prints where to go."""
+
+    def hook(_server: Any) -> None:
+        print(f"Luot is serving on http://{host}:{port}", flush=True)
+        for label, url in urls(host, port):
+            print(f"  {label:<18} {url}", flush=True)
+
+    return hook
+
+
+def run(host: str, port: int, config: Config) -> None:
+    """Runs gunicorn in the foreground until stopped."""
+    workers = int(config["LUOT_WORKERS"])
+    if workers > 1 and not config["LUOT_REDIS_URL"]:
+        raise SystemExit("luot: LUOT_WORKERS > 1 needs LUOT_REDIS_URL (Socket.IO message queue)")
+    options = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "worker_class": "gevent",
+        "workers": workers,
+        "control_socket_disable": True,  # else gunicorn 27 creates ~/.gunicorn
+        "timeout": 60,
+        "graceful_timeout": 5,
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "when_ready": on_ready(host, port),
+        "worker_connections": 10000,
+    }
+    LuotServer(options).run()
