@@ -182,3 +182,7 @@ def service_update(
             click.echo(f"{changed.code}: {state}; hours {changed.hours}; daily limit {limit_text}")
     except QueueError as error:
         fail(error)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""printers/ — see README.md."""

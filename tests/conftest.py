@@ -1,0 +1,174 @@
+"""Fixtures in the Flask tutorial's style (app, client, runner) plus factories and a live server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from server.app import create_app
+from server.cli import main as luot_cli
+from server.config import Config
+from server.engine.clock import ManualClock
+from server.storage import accounts
+from tests import dbs
+
+#: Monday 23 November 2026, 09:00 in Hà Nội: inside the demo's morning session.
+MONDAY_9AM = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=dbs.BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated database holding the demo center, on SQLite and on PostgreSQL."""
+    url, drop = dbs.fresh(request.param, tmp_path)
+    dbs.prepare(url)
+    yield url
+    drop()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The app's clock, starting on a Monday morning."""
+    return ManualClock(MONDAY_9AM)
+
+
+@pytest.fixture
+def app(db_url: str, clock: ManualClock) -> Iterator[Flask]:
+    """The app on the fresh database, with the manual clock."""
+    config = Config.from_env({}, LUOT_DATABASE_URL=db_url, LUOT_SECRET_KEY="test-secret")
+    application = create_app(config, clock=clock)
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["luot"].db.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(db_url: str) -> Callable[..., Any]:
+    """Runs `luot …` in-process against the fresh database; returns click's Result."""
+
+    def run(*args: str, input: str | None = None) -> Any:
+        env = {"LUOT_DATABASE_URL": db_url, "LUOT_SECRET_KEY": "test-secret"}
+        return CliRunner().invoke(luot_cli, list(args), input=input, env=env)
+
+    return run
+
+
+@pytest.fixture
+def make_token(app: Flask) -> Callable[..., dict[str, str]]:
+    """Creates a token; returns the Authorization header that carries it."""
+
+    def make(role: str, counter: str | None = None, name: str | None = None) -> dict[str, str]:
+        luot = app.extensions["luot"]
+        with luot.db.write() as conn:
+            token = accounts.create_token(conn, luot.engine.site_id, role, counter, name)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+@pytest.fixture
+def kiosk(make_token: Callable[..., dict[str, str]]) -> dict[str, str]:
+    """The headers of an enrolled kiosk."""
+    return make_token("kiosk", name="kiosk-1")
+
+
+@pytest.fixture
+def admin(make_token: Callable[..., dict[str, str]]) -> dict[str, str]:
+    """The headers of an admin token."""
+    return make_token("admin")
+
+
+@pytest.fixture
+def issue(client: FlaskClient, kiosk: dict[str, str]) -> Callable[..., dict[str, Any]]:
+    """Issues a ticket through the API and returns its body (asserting 201)."""
+
+    def make(service: str = "TPHT", **body: Any) -> dict[str, Any]:
+        response = client.post("/api/v1/tickets", json={"service": service, **body}, headers=kiosk)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()  # type: ignore[no-any-return]
+
+    return make
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """A real `luot serve` (gunicorn + gevent) in a subprocess, on a free port."""
+
+    def __init__(self, db_url: str, workdir: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "LUOT_DATABASE_URL": db_url, "LUOT_SECRET_KEY": "live", **env}
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> LiveServer:
+        """Starts the server and waits until /healthz answers."""
+        log = open(self.workdir / f"serve-{self.port}.log", "wb")  # noqa: SIM115
+        command = [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            command, env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError((self.workdir / f"serve-{self.port}.log").read_text())
+
+    def stop(self) -> None:
+        """Stops the server (SIGTERM, then SIGKILL)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def luot(self, *args: str, input: str | None = None) -> str:
+        """Runs the `luot` CLI against the server's database; returns its output."""
+        done = subprocess.run(
+            [sys.executable, "-m", "server.cli", *args],
+            env=self.env,
+            cwd=self.workdir,
+            input=input,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+
+@pytest.fixture
+def live_server(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """A running `luot serve` on the fresh database."""
+    server = LiveServer(db_url, tmp_path).start()
+    yield server
+    server.stop()
