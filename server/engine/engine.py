@@ -61,8 +61,9 @@ class QueueEngine(Queries):
     @contextmanager
     def _write(self, actor: str) -> Iterator[Work]:
         """A write transaction that first closes past days; publishes its events after commit."""
-        now = self.clock.now()
         with self.repo.write(self.site_id) as tx:
+            # Read the clock only once the lock is held, so issue times follow number order.
+            now = self.clock.now()
             local = now.astimezone(self.zone(tx))
             work = Work(tx, now, local, local.date().isoformat(), actor)
             if self._expired_through != work.day:

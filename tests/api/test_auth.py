@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from server.storage import accounts
 from tests import dbs
 
 
@@ -16,9 +17,6 @@ def db_url(tmp_path: Any) -> str:
     url = dbs.fresh_sqlite(tmp_path)
     dbs.prepare(url)
     return url
-
-
-from server.storage import accounts
 
 
 def add_user(app: Any, name: str, role: str, counters: list[str]) -> None:

@@ -117,7 +117,7 @@ def test_unknown_ticket_codes(client: FlaskClient) -> None:
 
 
 def test_lookups_are_rate_limited(app: Any, client: FlaskClient) -> None:
-    statuses = [client.get("/api/v1/tickets/guess-%d" % i).status_code for i in range(125)]
+    statuses = [client.get(f"/api/v1/tickets/guess-{i}").status_code for i in range(125)]
     assert statuses[:120] == [404] * 120
     assert statuses[-1] == 429
     assert error_of(client.get("/api/v1/tickets/guess")) == "rate_limited"
