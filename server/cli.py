@@ -23,7 +23,14 @@ class Context:
             from server.app import create_app
 
             self._app = create_app()
+            # Close pooled connections when the command ends (PostgreSQL counts them).
+            click.get_current_context().call_on_close(self.close)
         return self._app.extensions["luot"]
+
+    def close(self) -> None:
+        """Disposes the database engine of the app, if one was built."""
+        if self._app is not None:
+            self._app.extensions["luot"].db.dispose()
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
