@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,28 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     """WAL with synchronous=FULL: an issued ticket survives a power cut."""
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # Another process closing its last connection (a checkpoint) can hold the file briefly.
+    patiently(lambda: cursor.execute("PRAGMA journal_mode=WAL"), sqlite3.OperationalError)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def patiently(
+    attempt: Callable[[], Any], error: type[Exception], undo: Callable[[], Any] = lambda: None
+) -> Any:
+    """Retries an attempt while SQLite reports a busy lock, sleeping in Python (gevent yields)."""
+    deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+    pause = 0.0005
+    while True:
+        try:
+            return attempt()
+        except error as failure:
+            if not _busy(failure) or time.monotonic() > deadline:
+                raise
+            undo()
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -63,9 +82,9 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def _busy(error: OperationalError) -> bool:
+def _busy(error: Exception) -> bool:
     """SQLite said another connection holds the lock."""
-    message = str(error.orig).lower()
+    message = str(getattr(error, "orig", error)).lower()
     return "locked" in message or "busy" in message
 
 
@@ -88,29 +107,13 @@ class Database:
             return
         with self._write_lock, self.engine.connect() as conn:
             conn = conn.execution_options(luot_write=True)
-            self._begin_patiently(conn)
+            patiently(conn.begin, OperationalError, conn.rollback)
             try:
                 yield conn
             except BaseException:
                 conn.rollback()
                 raise
             conn.commit()
-
-    @staticmethod
-    def _begin_patiently(conn: Connection) -> None:
-        """BEGIN IMMEDIATE, sleeping between tries (gevent-friendly) while another writes."""
-        deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
-        pause = 0.0005
-        while True:
-            try:
-                conn.begin()
-                return
-            except OperationalError as error:
-                if not _busy(error) or time.monotonic() > deadline:
-                    raise
-                conn.rollback()
-                time.sleep(pause)
-                pause = min(pause * 2, 0.02)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
