@@ -58,8 +58,9 @@ def init(ctx: Context, demo: bool) -> None:
     luot = ctx.luot
     created = setup.init(luot.db, luot.config, demo=demo)
     click.echo(f"Database ready: {luot.db.engine.url.render_as_string(hide_password=True)}")
-    for username, role, password in created:
-        click.echo(f"  account {username} ({role}) password: {password}")
+    for username, role, password, new in created:
+        note = "" if new else " (demo default; unchanged if someone changed it)"
+        click.echo(f"  account {username} ({role}) password: {password}{note}")
 
 
 @main.command()

@@ -22,10 +22,26 @@ class LuotServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        """Imports and builds the app in the worker process."""
+        """Imports and builds the app in the worker process, and starts its housekeeping."""
         from server.app import create_app
 
-        return create_app()
+        app = create_app()
+        luot = app.extensions["luot"]
+        luot.socketio.start_background_task(roll_days, luot.engine)
+        return app
+
+
+def roll_days(engine: Any, every_seconds: float = 30.0) -> None:
+    """Expires yesterday's unfinished tickets soon after midnight, even on an idle server."""
+    import logging
+    import time
+
+    while True:
+        try:
+            engine.roll_day()
+        except Exception:  # a database hiccup must not end the loop
+            logging.getLogger(__name__).exception("could not roll the day")
+        time.sleep(every_seconds)
 
 
 def urls(host: str, port: int) -> list[tuple[str, str]]:

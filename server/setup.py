@@ -14,10 +14,10 @@ from server.storage.migrate import upgrade
 DEFAULT_NAME = "Trung tâm Phục vụ hành chính công"
 
 
-def init(db: Database, config: Config, demo: bool = False) -> list[tuple[str, str, str]]:
-    """Migrates and seeds; returns the demo accounts created now (username, role, password)."""
+def init(db: Database, config: Config, demo: bool = False) -> list[tuple[str, str, str, bool]]:
+    """Migrates and seeds; returns the demo accounts (username, role, password, created now)."""
     upgrade(db)
-    created: list[tuple[str, str, str]] = []
+    created: list[tuple[str, str, str, bool]] = []
     with db.write() as conn:
         site_id = catalog.ensure_site(
             conn, config["LUOT_SITE"], DEFAULT_NAME, config["LUOT_TIMEZONE"]
@@ -33,7 +33,8 @@ def init(db: Database, config: Config, demo: bool = False) -> list[tuple[str, st
         for username, role, password, counters in demo_center.ACCOUNTS:
             try:
                 accounts.create_user(conn, site_id, username, role, password, counters)
-            except Conflict:
-                continue  # idempotent: an existing account keeps its password
-            created.append((username, role, password))
+            except Conflict:  # idempotent: an existing account keeps its password
+                created.append((username, role, password, False))
+            else:
+                created.append((username, role, password, True))
     return created

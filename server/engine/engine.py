@@ -155,6 +155,12 @@ class QueueEngine(Calling):
         with self._write("system") as work:
             return len(work.changed)
 
+    def roll_day(self) -> int:
+        """At the first moment of a new local day, expires the old one (else does nothing)."""
+        with self.snapshot() as snap:
+            today = snap.day
+        return 0 if self._expired_through == today else self.expire_past_days()
+
     def update_service(
         self,
         code: str,

@@ -131,3 +131,16 @@ def test_procedure_search_without_diacritics(client: FlaskClient) -> None:
 def test_priorities_are_the_domain_categories(client: FlaskClient) -> None:
     codes = [p["code"] for p in client.get("/api/v1/priorities").get_json()]
     assert codes == ["elderly", "disability", "pregnant", "meritorious", "young_child"]
+
+
+def test_an_idle_server_rolls_the_day_at_midnight(
+    app: Any, client: FlaskClient, issue: Any, clock: ManualClock
+) -> None:
+    engine = app.extensions["luot"].engine
+    ticket = issue("TPHT")
+    assert engine.roll_day() == 0  # still the same day: nothing to do
+    clock.advance(days=1)
+    assert engine.roll_day() == 1
+    assert engine.roll_day() == 0
+    assert client.get(f"/api/v1/tickets/{ticket['lookup_code']}").get_json()["status"] == "expired"
+    assert client.get("/api/v1/display/state").get_json()["waiting"]["TPHT"] == 0
