@@ -89,6 +89,7 @@ def create_app(config: Config | None = None, clock: Clock | None = None) -> Flas
         app,
         async_mode=async_mode(),
         message_queue=config["LUOT_REDIS_URL"],
+        channel=config["LUOT_REDIS_CHANNEL"],
     )
     socketio.on_namespace(DisplayNamespace(Namespace.DISPLAY.value, engine))
     socketio.on_namespace(TicketNamespace(Namespace.TICKET.value, engine))

@@ -51,6 +51,11 @@ SETTINGS: list[Setting] = [
         _optional,
     ),
     Setting(
+        "LUOT_REDIS_CHANNEL",
+        "luot",
+        "Socket.IO channel on that Redis: give each center its own when centers share one Redis.",
+    ),
+    Setting(
         "LUOT_TIMEZONE",
         "Asia/Ho_Chi_Minh",
         "Time zone of the site's day (numbers restart at local midnight).",
@@ -81,12 +86,6 @@ SETTINGS: list[Setting] = [
         "LUOT_LOOKUP_RATE",
         "120/minute",
         "Rate limit per client address for ticket lookups, cancels and sign-ins.",
-    ),
-    Setting(
-        "LUOT_WORKERS",
-        1,
-        "gunicorn worker processes for `luot serve` (more than 1 needs LUOT_REDIS_URL).",
-        int,
     ),
 ]
 

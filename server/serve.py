@@ -44,10 +44,15 @@ def roll_days(engine: Any, every_seconds: float = 30.0) -> None:
         time.sleep(every_seconds)
 
 
+def base_url(host: str, port: int) -> str:
+    """A URL a browser can open for the address listened on (IPv6 in brackets)."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
 def urls(host: str, port: int) -> list[tuple[str, str]]:
     """The pages a person opens, for the banner."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    base = f"http://{shown}:{port}"
+    base = base_url(host, port)
     return [
         ("API", f"{base}/api/v1/openapi.json"),
         ("TV display state", f"{base}/api/v1/display/state"),
@@ -59,7 +64,10 @@ def on_ready(host: str, port: int) -> Any:
     """gunicorn's when_ready hook: prints where to go."""
 
     def hook(_server: Any) -> None:
-        print(f"Luot is serving on http://{host}:{port}", flush=True)
+        everywhere = (
+            " (and every other address of this machine)" if host in ("0.0.0.0", "::") else ""
+        )
+        print(f"Luot is serving on {base_url(host, port)}{everywhere}", flush=True)
         for label, url in urls(host, port):
             print(f"  {label:<18} {url}", flush=True)
 
@@ -68,13 +76,13 @@ def on_ready(host: str, port: int) -> Any:
 
 def run(host: str, port: int, config: Config) -> None:
     """Runs gunicorn in the foreground until stopped."""
-    workers = int(config["LUOT_WORKERS"])
-    if workers > 1 and not config["LUOT_REDIS_URL"]:
-        raise SystemExit("luot: LUOT_WORKERS > 1 needs LUOT_REDIS_URL (Socket.IO message queue)")
+    # One worker per process: gunicorn's own balancing is not sticky, which Socket.IO's
+    # polling needs. Several processes: one `luot serve` per port behind nginx (ip_hash)
+    # with LUOT_REDIS_URL set.
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "worker_class": "gevent",
-        "workers": workers,
+        "workers": 1,
         "control_socket_disable": True,  # else gunicorn 27 creates ~/.gunicorn
         "timeout": 60,
         "graceful_timeout": 5,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -127,13 +128,13 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         """Starts the server and waits until /healthz answers."""
-        log = open(self.workdir / f"serve-{self.port}.log", "wb")  # noqa: SIM115
         command = [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)]
-        self.process = subprocess.Popen(
-            command, env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
-        )
+        with open(self.workdir / f"serve-{self.port}.log", "wb") as log:
+            self.process = subprocess.Popen(
+                command, env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).ok:
                     return self
@@ -145,7 +146,7 @@ class LiveServer:
     def stop(self) -> None:
         """Stops the server (SIGTERM, then SIGKILL)."""
         if self.process and self.process.poll() is None:
-            self.process.terminate()
+            self.process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:

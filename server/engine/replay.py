@@ -68,7 +68,7 @@ def apply(state: ReplayedTicket | None, event: TicketEvent, index: int = 0) -> R
         )
     if event.action == Action.RECALL:
         # A recall only announces again: the ticket stays where it is.
-        if event.counter_id is not None and event.counter_id != state.counter_id:
+        if event.counter_id != state.counter_id:
             raise ReplayError(
                 f"{where} recalls at counter {event.counter_id} a ticket standing at "
                 f"{state.counter_id}"

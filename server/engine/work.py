@@ -53,6 +53,7 @@ class Transactions(Queries):
             yield work
             if work.changed:
                 tx.append_events(work.changed)
+            if any(e.action != Action.RECALL for e in work.changed):
                 counts = tx.waiting_counts(work.day)
                 waiting = {s.code: counts.get(s.id, 0) for s in tx.services()}
                 work.events.append(QueueChanged(self.site_id, waiting))

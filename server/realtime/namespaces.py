@@ -35,10 +35,12 @@ class TicketNamespace(Namespace):
         """Refuses unknown codes; sends the ticket's status at once."""
         code = auth.get("lookup_code") if isinstance(auth, dict) else None
         if not isinstance(code, str) or not code or len(code) > 64:
-            raise ConnectionRefusedError({"code": "unauthorized", "message": "lookup_code needed"})
+            message = "lookup_code needed"
+            raise ConnectionRefusedError(message, {"code": "unauthorized", "message": message})
         try:
             body = self.engine.ticket_status(code)
         except QueueError as error:
-            raise ConnectionRefusedError(error.to_dict()["error"]) from error
+            refusal = error.to_dict()["error"]
+            raise ConnectionRefusedError(refusal["message"], refusal) from error
         join_room(ticket_room(code))
         emit(Emit.TICKET_UPDATED.value, body)

@@ -1,0 +1,470 @@
+"""Socket.IO end to end: the real python-socketio client against a live `luot serve`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import socketio
+from socketio.exceptions import ConnectionError as SocketConnectionError
+
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.slow
+
+REDIS_ENV = "LUOT_TEST_REDIS_URL"
+TPHT = {"code": "TPHT", "name": "Tư pháp – Hộ tịch"}
+Q01 = {"code": "Q01", "name": "Quầy số 1"}
+Q02 = {"code": "Q02", "name": "Quầy số 2"}
+CALL_KEYS = {"number", "counter", "service", "called_at", "recall", "announcement", "audio_url"}
+#: How long a push may take to arrive before a test fails (generous for a loaded CI box).
+PUSH_TIMEOUT = 10.0
+
+
+class Listener:
+    """A Socket.IO client on one namespace that records what the server emits to it."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        # No reconnection: a test decides when to reconnect; no SIGINT handler in pytest.
+        self.client = socketio.Client(reconnection=False, handle_sigint=False)
+        self.received: list[tuple[str, Any]] = []
+        self.refusal: Any = None
+        self._arrived = threading.Condition()
+        self.client.on("*", self._record, namespace=namespace)
+        self.client.on("connect_error", self._refused, namespace=namespace)
+
+    def _record(self, event: str, *args: Any) -> None:
+        """Keeps an event (the client runs each in its own thread) and wakes the waiters."""
+        with self._arrived:
+            self.received.append((event, args[0] if args else None))
+            self._arrived.notify_all()
+
+    def _refused(self, data: Any = None) -> None:
+        """Keeps what the server said when it refused the connection."""
+        self.refusal = data
+
+    def connect(
+        self, server: LiveServer, auth: Any = None, transports: list[str] | None = None
+    ) -> Listener:
+        """Connects over a real socket (websocket only unless told otherwise)."""
+        self.client.connect(
+            server.url,
+            namespaces=[self.namespace],
+            transports=transports or ["websocket"],
+            auth=auth,
+            wait_timeout=PUSH_TIMEOUT,
+        )
+        return self
+
+    def wait_for(
+        self,
+        event: str,
+        match: Callable[[Any], bool] = lambda body: True,
+        timeout: float = PUSH_TIMEOUT,
+    ) -> Any:
+        """Takes the first recorded `event` whose body matches, waiting for it up to timeout."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for index, (name, body) in enumerate(self.received):
+                    if name == event and match(body):
+                        del self.received[index]
+                        return body
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"no matching {event!r} on {self.namespace} within {timeout} s; "
+                        f"received {self.received!r}"
+                    )
+                self._arrived.wait(left)
+
+    def taken(self, event: str) -> list[Any]:
+        """Removes and returns every recorded `event` body."""
+        with self._arrived:
+            bodies = [body for name, body in self.received if name == event]
+            self.received = [(name, body) for name, body in self.received if name != event]
+            return bodies
+
+    def close(self) -> None:
+        """Disconnects (a no-op when the connection never opened)."""
+        self.client.disconnect()
+
+
+@pytest.fixture
+def listen() -> Iterator[Callable[..., Listener]]:
+    """Connects Listeners; disconnects them before the servers they use stop."""
+    made: list[Listener] = []
+
+    def make(
+        server: LiveServer,
+        namespace: str = "/display",
+        auth: Any = None,
+        transports: list[str] | None = None,
+    ) -> Listener:
+        listener = Listener(namespace)
+        made.append(listener)
+        return listener.connect(server, auth, transports)
+
+    yield make
+    for listener in made:
+        listener.close()
+
+
+def start(*servers: LiveServer) -> None:
+    """Starts servers side by side, waiting until each answers."""
+    with ThreadPoolExecutor(len(servers)) as pool:
+        list(pool.map(LiveServer.start, servers))
+
+
+def tokens(server: LiveServer, *specs: tuple[str, ...]) -> list[str]:
+    """Creates tokens with `luot token create …`, the CLI runs side by side to save time."""
+
+    def create(spec: tuple[str, ...]) -> str:
+        return server.luot("token", "create", *spec).strip()
+
+    with ThreadPoolExecutor(len(specs)) as pool:
+        return list(pool.map(create, specs))
+
+
+KIOSK = ("--role", "kiosk", "--name", "k1")
+STAFF_Q01 = ("--role", "staff", "--counter", "Q01")
+
+
+def api(
+    server: LiveServer, method: str, path: str, token: str | None = None, body: Any = None
+) -> requests.Response:
+    """One HTTP request to /api/v1, with a bearer token when given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.request(
+        method, f"{server.url}/api/v1{path}", json=body, headers=headers, timeout=PUSH_TIMEOUT
+    )
+
+
+def issue(server: LiveServer, kiosk: str, service: str = "TPHT") -> dict[str, Any]:
+    """Issues a ticket as the kiosk; returns its body."""
+    response = api(server, "POST", "/tickets", kiosk, {"service": service})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def act(server: LiveServer, token: str, counter: str, action: str) -> dict[str, Any]:
+    """A counter action that answers 200 {"ticket": …}; returns the ticket."""
+    response = api(server, "POST", f"/counters/{counter}/{action}", token)
+    assert response.status_code == 200, response.text
+    return response.json()["ticket"]  # type: ignore[no-any-return]
+
+
+def status(server: LiveServer, lookup_code: str) -> dict[str, Any]:
+    """GET /api/v1/tickets/{lookup_code}."""
+    response = api(server, "GET", f"/tickets/{lookup_code}")
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def assert_site_time(value: str) -> None:
+    """ISO 8601 with the site's offset, e.g. 2026-11-23T09:35:00.000+07:00."""
+    assert value.endswith("+07:00"), value
+    assert datetime.fromisoformat(value).utcoffset() == timedelta(hours=7)
+
+
+# -- /display -------------------------------------------------------------------------------
+
+
+def test_display_gets_state_queue_changes_calls_and_recalls(
+    live_server: LiveServer, listen: Callable[..., Listener]
+) -> None:
+    kiosk, staff = tokens(live_server, KIOSK, STAFF_Q01)
+    display = listen(live_server)
+
+    state = display.wait_for("state")
+    assert state == api(live_server, "GET", "/display/state").json()
+    assert {"counters", "recent_calls", "waiting"} <= set(state)
+    assert state["recent_calls"] == []
+    for counter in state["counters"]:
+        assert {"code", "name", "current"} <= set(counter)
+        assert counter["current"] is None
+    q01 = state["counters"][0]
+    assert (q01["code"], q01["name"], q01["current"]) == ("Q01", "Quầy số 1", None)
+    assert state["waiting"]["TPHT"] == 0 and set(state["waiting"]) >= {"TPHT", "DD", "TKQ"}
+
+    ticket = issue(live_server, kiosk)
+    assert ticket["number"] == "A001"
+    changed = display.wait_for("queue_changed", lambda body: body["waiting"]["TPHT"] == 1)
+    assert set(changed) == {"waiting"}
+    assert set(changed["waiting"]) == set(state["waiting"])
+
+    called = act(live_server, staff, "Q01", "call-next")
+    call = display.wait_for("ticket_called")
+    assert set(call) == CALL_KEYS
+    assert call == {
+        "number": "A001",
+        "counter": Q01,
+        "service": TPHT,
+        "called_at": called["called_at"],
+        "recall": False,
+        "announcement": "Xin mời công dân có số thứ tự A không không một đến quầy số một",
+        "audio_url": None,
+    }
+    assert_site_time(call["called_at"])
+    display.wait_for("queue_changed", lambda body: body["waiting"]["TPHT"] == 0)
+
+    act(live_server, staff, "Q01", "recall")
+    recall = display.wait_for("ticket_called")
+    assert recall["recall"] is True
+    assert (recall["number"], recall["counter"], recall["service"]) == ("A001", Q01, TPHT)
+    assert "A không không một" in recall["announcement"]
+    assert recall["announcement"].endswith("quầy số một")
+    assert_site_time(recall["called_at"])
+    assert recall["called_at"] >= call["called_at"]
+    assert display.taken("ticket_called") == []  # one emit per call, no duplicates
+
+    # A TV that reconnects (here through polling, then the websocket upgrade) redraws.
+    display.close()
+    again = listen(live_server, transports=["polling", "websocket"])
+    fresh = again.wait_for("state")
+    assert fresh["recent_calls"] == [recall, call]  # newest first, the bodies sent live
+    current = {c["code"]: c["current"] for c in fresh["counters"]}
+    assert current["Q01"] == {
+        "number": "A001",
+        "service": TPHT,
+        "status": "called",
+        "called_at": called["called_at"],
+    }
+    assert fresh["waiting"]["TPHT"] == 0
+    assert fresh == api(live_server, "GET", "/display/state").json()
+
+
+def test_display_gets_every_call_of_a_burst_from_two_counters(
+    live_server: LiveServer, listen: Callable[..., Listener]
+) -> None:
+    kiosk, supervisor = tokens(live_server, KIOSK, ("--role", "supervisor"))
+    issued = [issue(live_server, kiosk)["number"] for _ in range(2)]
+    display = listen(live_server)
+    display.wait_for("state")
+
+    together = threading.Barrier(2)
+    sent: dict[str, float] = {}
+
+    def call(token: str, counter: str) -> dict[str, Any]:
+        together.wait(timeout=PUSH_TIMEOUT)
+        sent[counter] = time.monotonic()
+        return act(live_server, token, counter, "call-next")
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(call, supervisor, "Q01")
+        second = pool.submit(call, supervisor, "Q02")
+        answers = {"Q01": first.result()["number"], "Q02": second.result()["number"]}
+    assert abs(sent["Q01"] - sent["Q02"]) < 0.05  # the two presses really were a burst
+    assert sorted(answers.values()) == sorted(issued)  # one ticket each, none given twice
+
+    calls = {c["counter"]["code"]: c for c in [display.wait_for("ticket_called") for _ in answers]}
+    assert {code: c["number"] for code, c in calls.items()} == answers
+    assert (calls["Q01"]["counter"], calls["Q02"]["counter"]) == (Q01, Q02)
+    assert all(c["recall"] is False for c in calls.values())
+    display.wait_for("queue_changed", lambda body: body["waiting"]["TPHT"] == 0)
+    assert display.taken("ticket_called") == []
+
+
+# -- /ticket --------------------------------------------------------------------------------
+
+
+def assert_refused(server: LiveServer, auth: Any, code: str) -> None:
+    """Connecting to /ticket with this auth raises ConnectionError, naming the error code."""
+    listener = Listener("/ticket")
+    with pytest.raises(SocketConnectionError):
+        listener.connect(server, auth=auth)
+    listener.close()
+    # The stable code reaches the client (today only inside a stringified dict: see report).
+    assert listener.refusal["data"]["code"] == code, (auth, listener.refusal)
+    assert listener.received == []
+
+
+def test_ticket_refuses_unknown_codes_and_pushes_place_and_call(
+    live_server: LiveServer, listen: Callable[..., Listener]
+) -> None:
+    kiosk, staff = tokens(live_server, KIOSK, STAFF_Q01)
+    tickets = [issue(live_server, kiosk) for _ in range(3)]
+    mine = tickets[2]
+    code = mine["lookup_code"]
+
+    for auth in (None, {}, {"lookup_code": ""}, {"lookup_code": 12345}, {"lookup_code": "x" * 500}):
+        assert_refused(live_server, auth, "unauthorized")
+    assert_refused(live_server, {"lookup_code": code[::-1]}, "not_found")
+    assert_refused(live_server, {"lookup_code": mine["number"]}, "not_found")
+
+    phone = listen(live_server, "/ticket", auth={"lookup_code": code})
+    first = phone.wait_for("ticket_updated")
+    assert first == status(live_server, code)
+    assert set(first) == {
+        "number",
+        "service",
+        "status",
+        "position",
+        "waiting_ahead",
+        "estimated_wait_seconds",
+        "counter",
+    }
+    assert (first["number"], first["status"], first["service"]) == ("A003", "waiting", TPHT)
+    assert (first["position"], first["waiting_ahead"], first["counter"]) == (3, 2, None)
+
+    for ahead in (1, 0):
+        act(live_server, staff, "Q01", "call-next")
+        pushed = phone.wait_for("ticket_updated", lambda body, n=ahead: body["waiting_ahead"] == n)
+        assert pushed["status"] == "waiting"
+        assert pushed["position"] == ahead + 1
+
+    called = act(live_server, staff, "Q01", "call-next")
+    assert called["number"] == "A003"
+    pushed = phone.wait_for("ticket_updated", lambda body: body["status"] == "called")
+    assert pushed["counter"] == Q01
+    assert pushed["position"] is None and pushed["waiting_ahead"] is None
+    assert pushed["estimated_wait_seconds"] is None
+    assert pushed == status(live_server, code)
+
+
+def test_ticket_cancel_pushes_cancelled_and_moves_the_next_up(
+    live_server: LiveServer, listen: Callable[..., Listener]
+) -> None:
+    (kiosk,) = tokens(live_server, KIOSK)
+    first, second = issue(live_server, kiosk), issue(live_server, kiosk)
+    holder = listen(live_server, "/ticket", auth={"lookup_code": first["lookup_code"]})
+    behind = listen(live_server, "/ticket", auth={"lookup_code": second["lookup_code"]})
+    assert holder.wait_for("ticket_updated")["waiting_ahead"] == 0
+    assert behind.wait_for("ticket_updated")["waiting_ahead"] == 1
+
+    response = api(live_server, "POST", f"/tickets/{first['lookup_code']}/cancel")
+    assert response.status_code == 200, response.text
+    cancelled = holder.wait_for("ticket_updated", lambda body: body["status"] == "cancelled")
+    assert cancelled == status(live_server, first["lookup_code"])
+    assert cancelled["position"] is None and cancelled["waiting_ahead"] is None
+    moved = behind.wait_for("ticket_updated", lambda body: body["waiting_ahead"] == 0)
+    assert (moved["status"], moved["position"]) == ("waiting", 1)
+    assert holder.taken("ticket_updated") == []  # the cancelled ticket hears nothing else
+
+
+# -- luot serve -----------------------------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is pid (read from /proc, no psutil needed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        # Fields after the command name, which is in parentheses and may hold spaces.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def os_threads(pid: int) -> int:
+    """The OS threads of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Threads line for {pid}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_serve_is_gunicorn_with_one_gevent_worker_and_no_control_socket(
+    db_url: str, tmp_path: Path, listen: Callable[..., Listener]
+) -> None:
+    home, runtime = tmp_path / "home", tmp_path / "run"
+    home.mkdir()
+    runtime.mkdir()
+    # A throwaway HOME and XDG_RUNTIME_DIR: where gunicorn 27 puts its control socket.
+    server = LiveServer(db_url, tmp_path, HOME=str(home), XDG_RUNTIME_DIR=str(runtime))
+    start(server)
+    try:
+        assert server.process is not None
+        master = server.process.pid
+        workers = children(master)
+        assert len(workers) == 1, workers  # gunicorn's arbiter and its one worker
+        worker = workers[0]
+        maps = Path(f"/proc/{worker}/maps").read_text()
+        assert "gevent" in maps and "greenlet" in maps
+
+        # Sockets held open while HTTP is still answered, on fewer OS threads than sockets
+        # (one, today): not a thread-per-connection worker.
+        displays = [listen(server) for _ in range(6)]
+        for display in displays:
+            display.wait_for("state")
+        # Connection: close, or gunicorn's graceful stop waits out the keep-alive (5 s).
+        health = requests.get(
+            f"{server.url}/healthz", headers={"Connection": "close"}, timeout=PUSH_TIMEOUT
+        )
+        assert health.json() == {"ok": True}
+        assert health.headers["Server"] == "gunicorn"
+        assert os_threads(worker) < len(displays)
+        assert children(master) == [worker]
+        for display in displays:
+            display.close()
+    finally:
+        server.stop()
+    log = (tmp_path / f"serve-{server.port}.log").read_text()
+    assert f"Luot is serving on http://127.0.0.1:{server.port}" in log
+    assert "development server" not in log.lower()
+    assert "Traceback" not in log
+    assert list(home.iterdir()) == [], "gunicorn made ~/.gunicorn (control socket)"
+    assert list(runtime.iterdir()) == [], "gunicorn made a control socket"
+
+
+# -- several server processes ----------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_pair(db_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two `luot serve` on one database, sharing Socket.IO events through Redis."""
+    base = os.environ.get(REDIS_ENV)
+    if not base:
+        pytest.skip(f"{REDIS_ENV} is not set")
+    # A channel of its own, so that other runs on the same Redis are not heard.
+    env = {"LUOT_REDIS_URL": base, "LUOT_REDIS_CHANNEL": f"luot-test-{secrets.token_hex(6)}"}
+    servers = (LiveServer(db_url, tmp_path, **env), LiveServer(db_url, tmp_path, **env))
+    try:
+        start(*servers)
+        yield servers
+    finally:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(LiveServer.stop, servers))
+
+
+@pytest.mark.redis
+def test_a_call_on_one_server_reaches_a_display_on_another(
+    redis_pair: tuple[LiveServer, LiveServer], listen: Callable[..., Listener]
+) -> None:
+    a, b = redis_pair
+    kiosk, staff = tokens(a, KIOSK, STAFF_Q01)
+    display = listen(b)
+    display.wait_for("state")
+
+    ticket = issue(a, kiosk)
+    display.wait_for("queue_changed", lambda body: body["waiting"]["TPHT"] == 1)
+    phone = listen(b, "/ticket", auth={"lookup_code": ticket["lookup_code"]})
+    assert phone.wait_for("ticket_updated")["status"] == "waiting"
+
+    called = act(a, staff, "Q01", "call-next")
+    call = display.wait_for("ticket_called")
+    assert (call["number"], call["counter"], call["called_at"]) == (
+        "A001",
+        Q01,
+        called["called_at"],
+    )
+    pushed = phone.wait_for("ticket_updated", lambda body: body["status"] == "called")
+    assert pushed["counter"] == Q01
+    assert display.taken("ticket_called") == []  # delivered once, not once per server
