@@ -82,7 +82,7 @@ class Calling(Transactions):
 
     def _announce(self, work: Work, counter: Counter, ticket: Ticket, event: TicketEvent) -> None:
         """Queues the `ticket_called` event for displays, the counter and the ticket."""
-        snap = Snapshot(work.tx, work.day, work.now, self.zone(work.tx))
+        snap = Snapshot(work.tx, work.day, work.now, self.zone(work.tx), self.eta_cache)
         text = speech.announcement(ticket.number, counter.name, recall=event.action == "recall")
         payload = snap.call_payload(event, ticket, text)
         work.events.append(TicketCalled(self.site_id, counter.code, ticket.lookup_code, payload))
@@ -198,7 +198,7 @@ class Calling(Transactions):
             counter.paused = paused
             work.tx.update_counter(counter)
             work.events.append(CounterChanged(self.site_id, counter.code))
-            snap = Snapshot(work.tx, work.day, work.now, self.zone(work.tx))
+            snap = Snapshot(work.tx, work.day, work.now, self.zone(work.tx), self.eta_cache)
             current = self._current(work.tx, counter)
             tickets = {current.id: current} if current else {}
             return {"counter": snap.counter_view(counter, tickets)}

@@ -6,7 +6,6 @@ import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from . import errors
 from .calling import Calling
@@ -16,7 +15,7 @@ from .hours import parse_hours
 from .model import Action, Service, Ticket, TicketEvent, TicketStatus
 from .ordering import OrderingPolicy
 from .ports import Repository, Tx
-from .views import queue_key
+from .views import EtaCache, queue_key
 
 #: How long an Idempotency-Key keeps returning the ticket it created.
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -38,7 +37,7 @@ class QueueEngine(Calling):
         self.repo, self.clock, self.sink, self.site_id = repo, clock, events, site_id
         self.policy = policy or OrderingPolicy()
         self.number_width = number_width
-        self._zones: dict[str, ZoneInfo] = {}
+        self.eta_cache = EtaCache()
         self._expired_through: str | None = None
 
     # -- issuing -------------------------------------------------------------------------

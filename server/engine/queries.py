@@ -12,7 +12,7 @@ from .clock import Clock
 from .hours import parse_hours
 from .ports import Repository, Tx
 from .text import fold, matches
-from .views import Snapshot
+from .views import EtaCache, Snapshot
 
 #: How many calls the TV lists as recent.
 RECENT_CALLS = 10
@@ -25,14 +25,14 @@ class Queries:
     clock: Clock
     site_id: int
 
-    _zones: dict[str, ZoneInfo]
+    eta_cache: EtaCache
+    _zone: ZoneInfo | None = None
 
     def zone(self, tx: Tx) -> ZoneInfo:
-        """The site's time zone (Asia/Ho_Chi_Minh by default), parsed once."""
-        name = tx.site().timezone
-        if name not in self._zones:
-            self._zones[name] = ZoneInfo(name)
-        return self._zones[name]
+        """The site's time zone (Asia/Ho_Chi_Minh by default), read once."""
+        if self._zone is None:
+            self._zone = ZoneInfo(tx.site().timezone)
+        return self._zone
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
@@ -40,7 +40,7 @@ class Queries:
         now = self.clock.now()
         with self.repo.read(self.site_id) as tx:
             zone = self.zone(tx)
-            yield Snapshot(tx, now.astimezone(zone).date().isoformat(), now, zone)
+            yield Snapshot(tx, now.astimezone(zone).date().isoformat(), now, zone, self.eta_cache)
 
     def site_name(self) -> str:
         """The center's name, for pages and tickets."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .model import AT_COUNTER, UNFINISHED, Action, TicketEvent, TicketStatus
 
@@ -64,7 +64,13 @@ def apply(state: ReplayedTicket | None, event: TicketEvent, index: int = 0) -> R
         if event.service_id is None:
             raise ReplayError(f"{where} issues a ticket without a service")
         return ReplayedTicket(
-            event.ticket_id, event.to_status, event.service_id, None, None, None, 1
+            event.ticket_id,
+            event.to_status,
+            event.service_id,
+            None,
+            event.counter_id,
+            event.target_counter_id,
+            1,
         )
     if event.action == Action.RECALL:
         # A recall only announces again: the ticket stays where it is.
@@ -73,15 +79,7 @@ def apply(state: ReplayedTicket | None, event: TicketEvent, index: int = 0) -> R
                 f"{where} recalls at counter {event.counter_id} a ticket standing at "
                 f"{state.counter_id}"
             )
-        return ReplayedTicket(
-            state.ticket_id,
-            state.status,
-            state.service_id,
-            state.counter_id,
-            state.last_counter_id,
-            state.target_counter_id,
-            state.events + 1,
-        )
+        return replace(state, events=state.events + 1)
     # Every other event carries the ticket's counter, service and target after the move.
     at_counter = event.counter_id if event.to_status in AT_COUNTER else None
     if event.to_status in AT_COUNTER and at_counter is None:

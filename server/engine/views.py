@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from functools import cached_property
 from typing import Any
 
 from . import eta
@@ -30,19 +33,56 @@ def queue_key(ticket: Ticket) -> tuple[str, int]:
     return ("service", ticket.service_id)
 
 
+@dataclass
+class EtaCache:
+    """Each service's typical duration and open counters, kept a few seconds between requests.
+
+    An estimate needs three queries; a burst of issues should not pay them every time. The
+    engine clears it whenever a counter acts, so only other processes' actions wait the TTL.
+    """
+
+    ttl_seconds: float = 15.0
+    entries: dict[int, tuple[float, int, float]] = field(default_factory=dict)
+
+    def get(self, service_id: int) -> tuple[float, int] | None:
+        """(typical seconds, open counters) if fresh."""
+        entry = self.entries.get(service_id)
+        if entry is None or time.monotonic() - entry[2] > self.ttl_seconds:
+            return None
+        return entry[0], entry[1]
+
+    def put(self, service_id: int, typical: float, counters: int) -> None:
+        """Remembers a service's figures."""
+        self.entries[service_id] = (typical, counters, time.monotonic())
+
+    def clear(self) -> None:
+        """Forgets everything (a counter acted)."""
+        self.entries.clear()
+
+
 class Snapshot:
     """Describes tickets and counters inside one transaction, reading only what is asked."""
 
-    def __init__(self, tx: Tx, day: str, now: datetime, tz: tzinfo) -> None:
+    def __init__(
+        self, tx: Tx, day: str, now: datetime, tz: tzinfo, eta_cache: EtaCache | None = None
+    ) -> None:
         self.tx, self.day, self.now, self.tz = tx, day, now, tz
         self.services = tx.services()
         self.service_by_id = {s.id: s for s in self.services}
-        self.counters = tx.counters()
-        self.counter_by_id = {c.id: c for c in self.counters}
+        self.eta_cache = eta_cache if eta_cache is not None else EtaCache(ttl_seconds=0)
         self._counts: dict[int, int] | None = None
         self._ahead: dict[int, int] = {}
-        self._typical: dict[int, float] = {}
         self._active: set[int] | None = None
+
+    @cached_property
+    def counters(self) -> list[Counter]:
+        """The site's counters, read when first needed."""
+        return self.tx.counters()
+
+    @cached_property
+    def counter_by_id(self) -> dict[int, Counter]:
+        """Counters by id."""
+        return {c.id: c for c in self.counters}
 
     @property
     def waiting_by_service(self) -> dict[int, int]:
@@ -79,11 +119,14 @@ class Snapshot:
     def estimate(self, ticket: Ticket, ahead: int) -> int:
         """Seconds until the ticket is likely called."""
         sid = ticket.service_id
-        if sid not in self._typical:
+        known = self.eta_cache.get(sid)
+        if known is None:
             recent = self.tx.recent_service_seconds(sid, self.day, RECENT_SERVICES)
-            self._typical[sid] = eta.typical_service_seconds(recent)
-        counters = 1 if ticket.target_counter_id is not None else self.open_counters(sid)
-        return eta.estimate_wait_seconds(ahead, self._typical[sid], counters)
+            known = (eta.typical_service_seconds(recent), self.open_counters(sid))
+            self.eta_cache.put(sid, *known)
+        typical, open_counters = known
+        counters = 1 if ticket.target_counter_id is not None else open_counters
+        return eta.estimate_wait_seconds(ahead, typical, counters)
 
     def service_ref(self, service_id: int) -> dict[str, str]:
         """{"code","name"} of a service."""

@@ -53,6 +53,8 @@ class Transactions(Queries):
             yield work
             if work.changed:
                 tx.append_events(work.changed)
+            if any(e.action != Action.ISSUE for e in work.changed):
+                self.eta_cache.clear()  # a call or finish changes durations and open counters
             if any(e.action != Action.RECALL for e in work.changed):
                 counts = tx.waiting_counts(work.day)
                 waiting = {s.code: counts.get(s.id, 0) for s in tx.services()}
@@ -122,4 +124,4 @@ class Transactions(Queries):
 
     def _full(self, tx: Tx, work: Work, ticket: Ticket) -> dict[str, Any]:
         """The full view of a ticket as the transaction sees it."""
-        return Snapshot(tx, work.day, work.now, self.zone(tx)).full_ticket(ticket)
+        return Snapshot(tx, work.day, work.now, self.zone(tx), self.eta_cache).full_ticket(ticket)

@@ -118,8 +118,20 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction (a snapshot on SQLite's WAL; READ COMMITTED on PostgreSQL)."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        with self.engine.connect() as conn:
+            if self.sqlite:
+                # Take the WAL snapshot now, retrying through a checkpoint's brief lock.
+                def begin() -> None:
+                    conn.begin()
+                    conn.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1")
+
+                patiently(begin, OperationalError, conn.rollback)
+            else:
+                conn.begin()
+            try:
+                yield conn
+            finally:
+                conn.rollback()  # nothing to keep: a read never commits
 
     def ping(self) -> None:
         """Raises if the database does not answer."""

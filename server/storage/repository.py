@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -29,6 +29,71 @@ from . import tables as t
 from .db import Database
 
 TICKET_FIELDS = [c.name for c in t.tickets.columns]
+TK = t.tickets.c
+
+# The statements of the issuing path, built once: a kiosk burst runs them hundreds of times a
+# second, and building a statement costs more than SQLite takes to run it.
+SERVICES = (
+    select(t.services)
+    .where(t.services.c.site_id == bindparam("site_id"))
+    .order_by(t.services.c.position, t.services.c.id)
+)
+NEXT_SEQUENCE = {
+    dialect: insert_for(t.daily_sequences)
+    .values(
+        site_id=bindparam("site_id"),
+        service_id=bindparam("service_id"),
+        day=bindparam("day"),
+        last=1,
+    )
+    .on_conflict_do_update(
+        index_elements=["site_id", "service_id", "day"],
+        set_={"last": t.daily_sequences.c.last + 1},
+    )
+    .returning(t.daily_sequences.c.last)
+    for dialect, insert_for in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+INSERT_TICKET = insert(t.tickets).returning(TK.id)
+INSERT_EVENTS = insert(t.ticket_events)
+WAITING_COUNTS = (
+    select(TK.service_id, func.count())
+    .where(
+        TK.site_id == bindparam("site_id"),
+        TK.day == bindparam("day"),
+        TK.status == TicketStatus.WAITING.value,
+    )
+    .group_by(TK.service_id)
+)
+
+
+def _count_ahead(by_counter: bool, priority: bool) -> Any:
+    """Counts the waiting tickets of a line that stand before a given one."""
+    line = (
+        TK.target_counter_id == bindparam("line")
+        if by_counter
+        else and_(TK.service_id == bindparam("line"), TK.target_counter_id.is_(None))
+    )
+    older = or_(
+        TK.queued_at < bindparam("queued_at"),
+        and_(TK.queued_at == bindparam("queued_at"), TK.id < bindparam("id")),
+    )
+    before = (
+        and_(TK.priority.is_not(None), older) if priority else or_(TK.priority.is_not(None), older)
+    )
+    return (
+        select(func.count())
+        .select_from(t.tickets)
+        .where(
+            TK.site_id == bindparam("site_id"),
+            TK.day == bindparam("day"),
+            TK.status == TicketStatus.WAITING.value,
+            line,
+            before,
+        )
+    )
+
+
+COUNT_AHEAD = {(c, p): _count_ahead(c, p) for c in (False, True) for p in (False, True)}
 
 
 def ticket_from_row(row: Any) -> Ticket:
@@ -59,11 +124,7 @@ class SqlTx:
     def services(self) -> list[Service]:
         """The site's services in display order."""
         if self._services is None:
-            rows = self.conn.execute(
-                select(t.services)
-                .where(t.services.c.site_id == self.site_id)
-                .order_by(t.services.c.position, t.services.c.id)
-            )
+            rows = self.conn.execute(SERVICES, {"site_id": self.site_id})
             self._services = [Service(**dict(r._mapping)) for r in rows]
         return self._services
 
@@ -174,30 +235,21 @@ class SqlTx:
 
     def count_ahead(self, ticket: Ticket) -> int:
         """Waiting tickets of the ticket's line ordered before it (priority first, then oldest)."""
-        c = t.tickets.c
-        if ticket.target_counter_id is not None:
-            where = self._line(ticket.day, None, ticket.target_counter_id)
-        else:
-            where = self._line(ticket.day, ticket.service_id, None)
-        older = or_(
-            c.queued_at < ticket.queued_at, and_(c.queued_at == ticket.queued_at, c.id < ticket.id)
-        )
-        if ticket.priority:
-            before = and_(c.priority.is_not(None), older)
-        else:
-            before = or_(c.priority.is_not(None), older)
-        query = select(func.count()).select_from(t.tickets)
-        query = query.where(c.site_id == self.site_id, *where, before)
-        return int(self.conn.execute(query).scalar_one())
+        by_counter = ticket.target_counter_id is not None
+        query = COUNT_AHEAD[(by_counter, bool(ticket.priority))]
+        line = ticket.target_counter_id if by_counter else ticket.service_id
+        params = {
+            "site_id": self.site_id,
+            "day": ticket.day,
+            "line": line,
+            "queued_at": ticket.queued_at,
+            "id": ticket.id,
+        }
+        return int(self.conn.execute(query, params).scalar_one())
 
     def waiting_counts(self, day: str) -> dict[int, int]:
         """Waiting tickets per service id."""
-        c = t.tickets.c
-        rows = self.conn.execute(
-            select(c.service_id, func.count())
-            .where(c.site_id == self.site_id, c.day == day, c.status == "waiting")
-            .group_by(c.service_id)
-        )
+        rows = self.conn.execute(WAITING_COUNTS, {"site_id": self.site_id, "day": day})
         return {row[0]: row[1] for row in rows}
 
     def recent_service_seconds(self, service_id: int, day: str, limit: int) -> list[float]:
@@ -258,21 +310,14 @@ class SqlTx:
 
     def next_sequence(self, service_id: int, day: str) -> int:
         """INSERT … ON CONFLICT DO UPDATE … RETURNING: one atomic statement on both databases."""
-        s = t.daily_sequences
-        stmt = self._upsert()(s).values(
-            site_id=self.site_id, service_id=service_id, day=day, last=1
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[s.c.site_id, s.c.service_id, s.c.day], set_={"last": s.c.last + 1}
-        ).returning(s.c.last)
-        return int(self.conn.execute(stmt).scalar_one())
+        params = {"site_id": self.site_id, "service_id": service_id, "day": day}
+        return int(self.conn.execute(NEXT_SEQUENCE[self.conn.dialect.name], params).scalar_one())
 
     def insert_ticket(self, ticket: Ticket) -> int:
         """Stores a new ticket."""
         values = {f: getattr(ticket, f) for f in TICKET_FIELDS if f != "id"}
         values["status"] = ticket.status.value
-        result = self.conn.execute(insert(t.tickets).values(**values).returning(t.tickets.c.id))
-        return int(result.scalar_one())
+        return int(self.conn.execute(INSERT_TICKET, values).scalar_one())
 
     def update_ticket(self, ticket: Ticket, expected: TicketStatus) -> None:
         """Stores a ticket's new state if nobody moved it meanwhile."""
@@ -310,7 +355,7 @@ class SqlTx:
     def append_events(self, events: Sequence[TicketEvent]) -> None:
         """Appends to the event log."""
         self.conn.execute(
-            insert(t.ticket_events),
+            INSERT_EVENTS,
             [
                 {
                     "site_id": self.site_id,
