@@ -181,6 +181,7 @@ class Calling(Transactions):
                 ticket,
                 Action.TRANSFER,
                 TicketStatus.WAITING,
+                data={"from_counter": counter.code},
                 counter_id=None,
                 called_at=None,
                 started_at=None,

@@ -79,9 +79,15 @@ class Transactions(Queries):
                 work.events.append(CounterChanged(self.site_id, counter.code))
 
     def _move(
-        self, work: Work, ticket: Ticket, action: Action, to: TicketStatus, **changes: Any
+        self,
+        work: Work,
+        ticket: Ticket,
+        action: Action,
+        to: TicketStatus,
+        data: dict[str, object] | None = None,
+        **changes: Any,
     ) -> Ticket:
-        """Applies one transition to a ticket, stores it and logs the event."""
+        """Applies one transition to a ticket, stores it and logs the event (with `data`)."""
         before = ticket.status
         moved = replace(ticket, status=to, **changes)
         work.tx.update_ticket(moved, expected=before)
@@ -100,6 +106,7 @@ class Transactions(Queries):
                 counter_id=moved.counter_id,
                 service_id=moved.service_id,
                 target_counter_id=moved.target_counter_id,
+                data=data or {},
             )
         )
         return moved

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -49,7 +49,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         """Naive UTC → aware UTC."""
         if value is None:
             return None
-        return value.replace(tzinfo=UTC)
+        return cast(datetime, value).replace(tzinfo=UTC)
 
 
 def site_fk() -> Column[int]:
