@@ -3,27 +3,25 @@
 # (and insists on them under CI, where they must run, not skip).
 set -euo pipefail
 BIN=.venv/bin
-PG_URL="${LUOT_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}"
-REDIS_URL="${LUOT_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
 
-if "$BIN/python" -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" \
-    "$PG_URL" 2>/dev/null; then
-  export LUOT_TEST_POSTGRES_URL="$PG_URL"
-  echo "PostgreSQL answers: tests run on it too ($PG_URL)"
-elif [ "${CI:-}" = "true" ]; then
-  echo "CI: PostgreSQL at $PG_URL does not answer" >&2; exit 1
-else
-  echo "PostgreSQL does not answer: its tests are skipped"
-fi
-if "$BIN/python" -c "import redis,sys; redis.Redis.from_url(sys.argv[1], socket_timeout=3).ping()" \
-    "$REDIS_URL" 2>/dev/null; then
-  export LUOT_TEST_REDIS_URL="$REDIS_URL"
-  echo "Redis answers: multi-process Socket.IO tests run ($REDIS_URL)"
-elif [ "${CI:-}" = "true" ]; then
-  echo "CI: Redis at $REDIS_URL does not answer" >&2; exit 1
-else
-  echo "Redis does not answer: its tests are skipped"
-fi
+# probe NAME VARIABLE URL PYTHON-CHECK: exports VARIABLE=URL when the service answers.
+probe() {
+  local name=$1 variable=$2 url=$3 check=$4
+  if "$BIN/python" -c "import sys; $check" "$url" 2>/dev/null; then
+    export "$variable=$url"
+    echo "$name answers at $url: its tests run"
+  elif [ "${CI:-}" = "true" ]; then
+    echo "CI: $name at $url does not answer" >&2
+    exit 1
+  else
+    echo "$name does not answer at $url: its tests are skipped"
+  fi
+}
+probe PostgreSQL LUOT_TEST_POSTGRES_URL \
+  "${LUOT_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}" \
+  "import psycopg; psycopg.connect(sys.argv[1], connect_timeout=3).close()"
+probe Redis LUOT_TEST_REDIS_URL "${LUOT_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}" \
+  "import redis; redis.Redis.from_url(sys.argv[1], socket_timeout=3).ping()"
 
 "$BIN/ruff" check .
 "$BIN/ruff" format --check .
