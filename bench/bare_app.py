@@ -1,0 +1,98 @@
+"""The baselines issue_load.py measures Luot against: one issue transaction in raw sqlite3,
+and a bare Flask endpoint around it (run under gunicorn -k gevent -w 1)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, jsonify, request
+
+# Table and index shapes follow server/storage/tables.py, so SQLite does comparable work
+# per ticket and issue_load.py checks both databases with the same queries.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS daily_sequences (
+    service_id INTEGER NOT NULL, day TEXT NOT NULL, last INTEGER NOT NULL,
+    PRIMARY KEY (service_id, day));
+CREATE TABLE IF NOT EXISTS tickets (
+    id INTEGER PRIMARY KEY, day TEXT NOT NULL, seq INTEGER NOT NULL, number TEXT NOT NULL,
+    service_id INTEGER NOT NULL, status TEXT NOT NULL, lookup_code TEXT NOT NULL UNIQUE,
+    issued_at TEXT NOT NULL, issued_by TEXT, UNIQUE (day, number));
+CREATE INDEX IF NOT EXISTS ix_tickets_line ON tickets (day, status, service_id, issued_at);
+CREATE TABLE IF NOT EXISTS ticket_events (
+    id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+    at TEXT NOT NULL, action TEXT NOT NULL, to_status TEXT NOT NULL, actor TEXT NOT NULL,
+    data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_ticket_events_ticket ON ticket_events (ticket_id, id);
+CREATE INDEX IF NOT EXISTS ix_ticket_events_action ON ticket_events (action, at);
+"""
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection in WAL with synchronous=FULL (as Luot's), schema created."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def issue(conn: sqlite3.Connection, service_id: int, prefix: str, actor: str) -> dict[str, Any]:
+    """One ticket in one transaction: counter row upsert RETURNING, ticket row, event row."""
+    now = datetime.now(UTC)
+    day, at = now.date().isoformat(), now.isoformat()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (seq,) = conn.execute(
+            "INSERT INTO daily_sequences (service_id, day, last) VALUES (?, ?, 1) "
+            "ON CONFLICT DO UPDATE SET last = last + 1 RETURNING last",
+            (service_id, day),
+        ).fetchone()
+        number, code = f"{prefix}{seq:03d}", secrets.token_urlsafe(12)
+        ticket_id = conn.execute(
+            "INSERT INTO tickets (day, seq, number, service_id, status, lookup_code, issued_at,"
+            " issued_by) VALUES (?, ?, ?, ?, 'waiting', ?, ?, ?)",
+            (day, seq, number, service_id, code, at, actor),
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO ticket_events (ticket_id, at, action, to_status, actor, data)"
+            " VALUES (?, ?, 'issue', 'waiting', ?, '{}')",
+            (ticket_id, at, actor),
+        )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return {"id": ticket_id, "number": number, "lookup_code": code, "issued_at": at}
+
+
+def create_app(path: str | None = None) -> Flask:
+    """The bare endpoint: POST /api/v1/tickets {"service": code} → 201 with the number."""
+    app = Flask(__name__)
+    conn = connect(path or os.environ["BARE_DB"])
+    lock = threading.Lock()  # gevent-aware once gunicorn's gevent worker has patched
+    service_ids: dict[str, int] = {}
+
+    @app.post("/api/v1/tickets")
+    def issue_ticket() -> Any:
+        """Issues one ticket of the named service (no auth, no views: the baseline)."""
+        body = request.get_json(force=True, silent=True) or {}
+        code = body.get("service")
+        if not isinstance(code, str) or not 0 < len(code) <= 32:
+            return jsonify({"error": "service"}), 400
+        service_id = service_ids.setdefault(code, len(service_ids) + 1)
+        with lock:
+            ticket = issue(conn, service_id, code, "bare")
+        return jsonify(ticket), 201
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        """Ready."""
+        return jsonify({"ok": True})
+
+    return app
