@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -33,8 +34,7 @@ def principal() -> Principal | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Authorization must be 'Bearer <token>'")
-        with _database().read() as conn:
-            found = accounts.token_principal(conn, token.strip())
+        found = token_principal(token.strip())
         if found is None:
             raise Unauthorized("The token is not valid (revoked or unknown)")
     elif "uid" in session:
@@ -45,6 +45,30 @@ def principal() -> Principal | None:
         elif request.method not in SAFE_METHODS:
             check_csrf()
     g.principal = found
+    return found
+
+
+#: A device's token is looked up at most this often per process. Revoking one takes effect
+#: within this time; a kiosk issuing in a burst saves a database read per ticket.
+TOKEN_CACHE_SECONDS = 5.0
+
+
+def token_principal(token: str) -> Principal | None:
+    """The token's principal, from a short per-process cache (unknown tokens are not cached)."""
+    cache: dict[str, tuple[Principal, float]] = current_app.extensions.setdefault(
+        "luot_token_cache", {}
+    )
+    key = accounts.token_hash(token)
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    with _database().read() as conn:
+        found = accounts.token_principal_by_hash(conn, key)
+    if found is not None:
+        if len(cache) > 10_000:  # bounded: many devices, never many thousands
+            cache.clear()
+        cache[key] = (found, now + TOKEN_CACHE_SECONDS)
     return found
 
 

@@ -201,9 +201,9 @@ TOKEN_LOOKUP = (
 )
 
 
-def token_principal(conn: Connection, token: str) -> Principal | None:
-    """The principal of a valid, unrevoked token."""
-    row = conn.execute(TOKEN_LOOKUP, {"token_hash": token_hash(token)}).first()
+def token_principal_by_hash(conn: Connection, hashed: str) -> Principal | None:
+    """The principal of a valid, unrevoked token, by its stored hash."""
+    row = conn.execute(TOKEN_LOOKUP, {"token_hash": hashed}).first()
     if row is None or row.revoked_at is not None:
         return None
     counters = frozenset([row.counter_code]) if row.counter_code else frozenset()

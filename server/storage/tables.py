@@ -152,7 +152,18 @@ tickets = Table(
     Column("issued_by", String(200)),
     # A number names one ticket of the day: never given twice (prefixes are unique per site).
     UniqueConstraint("site_id", "day", "number", name="uq_tickets_site_day_number"),
-    Index("ix_tickets_line", "site_id", "day", "status", "service_id", "queued_at"),
+    # Covers the line queries: position counts read the index alone, never the table.
+    Index(
+        "ix_tickets_line",
+        "site_id",
+        "day",
+        "status",
+        "service_id",
+        "target_counter_id",
+        "priority",
+        "queued_at",
+        "id",
+    ),
 )
 
 ticket_events = Table(
