@@ -114,6 +114,9 @@ class Database:
                 conn.rollback()
                 raise
             conn.commit()
+        # Under gevent the greenlet that just released the lock would otherwise take it again
+        # before those already waiting (a kiosk on keep-alive starving the others): yield once.
+        time.sleep(0)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
