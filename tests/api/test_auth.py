@@ -8,15 +8,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from server.storage import accounts
-from tests import dbs
 
-
-@pytest.fixture
-def db_url(tmp_path: Any) -> str:
-    """These rules live above storage: the embedded database is enough to check them."""
-    url = dbs.fresh_sqlite(tmp_path)
-    dbs.prepare(url)
-    return url
+#: Input handling lives above storage: the embedded database is enough to check it.
+pytestmark = pytest.mark.sqlite_only
 
 
 def add_user(app: Any, name: str, role: str, counters: list[str]) -> None:

@@ -7,15 +7,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests import dbs
-
-
-@pytest.fixture
-def db_url(tmp_path: Any) -> str:
-    """These rules live above storage: the embedded database is enough to check them."""
-    url = dbs.fresh_sqlite(tmp_path)
-    dbs.prepare(url)
-    return url
+#: Input handling lives above storage: the embedded database is enough to check it.
+pytestmark = pytest.mark.sqlite_only
 
 
 def error_of(response: Any) -> str:

@@ -9,8 +9,6 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import dbs
-
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
     lambda inner: (
@@ -38,12 +36,8 @@ ROUTES = [
 ]
 
 
-@pytest.fixture
-def db_url(tmp_path: Any) -> str:
-    """One SQLite database is enough for input handling."""
-    url = dbs.fresh_sqlite(tmp_path)
-    dbs.prepare(url)
-    return url
+#: Input handling lives above storage: the embedded database is enough to check it.
+pytestmark = pytest.mark.sqlite_only
 
 
 def assert_clean(response: Any) -> None:

@@ -11,15 +11,8 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from tests import dbs
-
-
-@pytest.fixture
-def db_url(tmp_path: Any) -> str:
-    """The document does not depend on the database."""
-    url = dbs.fresh_sqlite(tmp_path)
-    dbs.prepare(url)
-    return url
+#: Input handling lives above storage: the embedded database is enough to check it.
+pytestmark = pytest.mark.sqlite_only
 
 
 def routes(app: Flask) -> set[tuple[str, str]]:
