@@ -19,10 +19,13 @@ class TicketCalled:
 
 @dataclass(frozen=True)
 class QueueChanged:
-    """The waiting counts changed: the body of Socket.IO `queue_changed`."""
+    """The waiting counts changed; `QueueEngine.waiting_counts()` tells the new ones.
+
+    The counts are not carried: a burst of issues would count the lines once per ticket
+    inside the write lock, where one count after the burst tells displays the same.
+    """
 
     site_id: int
-    waiting: dict[str, int]
 
 
 @dataclass(frozen=True)

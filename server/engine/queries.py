@@ -78,6 +78,11 @@ class Queries:
                 if matches(folded, p.name) or matches(folded, services[p.service_id].name)
             ]
 
+    def waiting_counts(self) -> dict[str, int]:
+        """Waiting tickets per service code, every service listed (`queue_changed`)."""
+        with self.snapshot() as snap:
+            return snap.waiting_counts()
+
     def ticket_status(self, lookup_code: str) -> dict[str, Any]:
         """GET /api/v1/tickets/{lookup_code}."""
         with self.snapshot() as snap:

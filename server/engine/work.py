@@ -56,9 +56,8 @@ class Transactions(Queries):
             if any(e.action != Action.ISSUE for e in work.changed):
                 self.eta_cache.clear()  # a call or finish changes durations and open counters
             if any(e.action != Action.RECALL for e in work.changed):
-                counts = tx.waiting_counts(work.day)
-                waiting = {s.code: counts.get(s.id, 0) for s in tx.services()}
-                work.events.append(QueueChanged(self.site_id, waiting))
+                # Only a signal: the realtime layer counts once per burst, after commit.
+                work.events.append(QueueChanged(self.site_id))
                 codes = tuple(dict.fromkeys(work.codes))
                 if codes or work.lines:
                     lines = tuple(sorted(work.lines))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -28,6 +30,14 @@ class Views(Protocol):
         """One counter's view."""
         ...
 
+    def waiting_counts(self) -> dict[str, int]:
+        """Waiting tickets per service code."""
+        ...
+
+
+#: queue_changed goes out at most this often per site; the last change is always sent.
+QUEUE_INTERVAL_SECONDS = 0.1
+
 
 class SocketSink:
     """The engine's EventSink for a running server; never lets a delivery error escape."""
@@ -35,6 +45,9 @@ class SocketSink:
     def __init__(self, socketio: SocketIO) -> None:
         self.socketio = socketio
         self.views: Views | None = None  # bound once the engine exists
+        self._queue_lock = threading.Lock()
+        self._queue_pending: set[int] = set()
+        self._queue_sent_at: dict[int, float] = {}
 
     def publish(self, events: Sequence[Event]) -> None:
         """Emits each event to the rooms that care, in order."""
@@ -55,12 +68,7 @@ class SocketSink:
                 to=site_room(event.site_id),
             )
         elif isinstance(event, QueueChanged):
-            emit(
-                Emit.QUEUE_CHANGED.value,
-                {"waiting": event.waiting},
-                namespace=Namespace.DISPLAY.value,
-                to=site_room(event.site_id),
-            )
+            self._schedule_queue_changed(event.site_id)
         elif isinstance(event, TicketsChanged):
             assert self.views is not None
             views = self.views.public_views(event.lookup_codes, event.lines)
@@ -79,3 +87,31 @@ class SocketSink:
                 namespace=Namespace.DISPLAY.value,
                 to=site_room(event.site_id),
             )
+
+    def _schedule_queue_changed(self, site_id: int) -> None:
+        """Sends the counts now if none went out lately, else once when the interval ends."""
+        with self._queue_lock:
+            if site_id in self._queue_pending:
+                return  # the scheduled send will count this change too
+            self._queue_pending.add(site_id)
+        since = time.monotonic() - self._queue_sent_at.get(site_id, 0.0)
+        delay = max(0.0, QUEUE_INTERVAL_SECONDS - since)
+        self.socketio.start_background_task(self._send_queue_changed, site_id, delay)
+
+    def _send_queue_changed(self, site_id: int, delay: float) -> None:
+        """Counts after the pending flag is down, so no committed change goes unsent."""
+        try:
+            if delay:
+                self.socketio.sleep(delay)
+            with self._queue_lock:
+                self._queue_pending.discard(site_id)
+            self._queue_sent_at[site_id] = time.monotonic()
+            assert self.views is not None
+            self.socketio.emit(
+                Emit.QUEUE_CHANGED.value,
+                {"waiting": self.views.waiting_counts()},
+                namespace=Namespace.DISPLAY.value,
+                to=site_room(site_id),
+            )
+        except Exception:  # displays redraw from `state` on their next connect
+            log.exception("could not send queue_changed")

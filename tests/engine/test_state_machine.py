@@ -680,12 +680,13 @@ class QueueMachine(RuleBasedStateMachine):
         self.events_seen = rows
 
     def displays_got_the_counts(self) -> None:
-        """The last queue_changed a step published carries the waiting counts it left."""
+        """A step that changed the lines signals it, and the counts displays read are right."""
         fresh = self.sink.events[self.published :]
         self.published = len(self.sink.events)
-        counts = [e.waiting for e in fresh if isinstance(e, QueueChanged)]
-        if not counts:
+        if not any(isinstance(e, QueueChanged) for e in fresh):
             return
+        assert self.engine is not None
+        counts = [self.engine.waiting_counts()]
         day = self.model.expired_through  # the day of the last successful write
         expected = {
             code: sum(

@@ -278,6 +278,24 @@ def test_display_gets_every_call_of_a_burst_from_two_counters(
 # -- /ticket --------------------------------------------------------------------------------
 
 
+def test_a_burst_of_issues_sends_few_queue_changes_and_the_last_counts_all(
+    live_server: LiveServer, listen: Callable[..., Listener]
+) -> None:
+    """Displays get at most ~10 queue_changed a second, never a stale last one."""
+    (kiosk,) = tokens(live_server, KIOSK)
+    display = listen(live_server)
+    display.wait_for("state")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: issue(live_server, kiosk, "DD"), range(40)))
+    started = time.monotonic()
+    display.wait_for("queue_changed", lambda body: body["waiting"]["DD"] == 40)
+    time.sleep(0.3)  # a send after the full count would be a stale one: there must be none
+    earlier = [body["waiting"]["DD"] for body in display.taken("queue_changed")]
+    assert all(n < 40 for n in earlier) and earlier == sorted(earlier), earlier
+    # 40 issues, but one send at the start of each 0.1 s and one at its end at most
+    assert len(earlier) + 1 <= 2 + (time.monotonic() - started) / 0.1, earlier
+
+
 def assert_refused(server: LiveServer, auth: Any, code: str) -> None:
     """Connecting to /ticket with this auth raises ConnectionError, naming the error code."""
     listener = Listener("/ticket")
