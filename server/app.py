@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, jsonify
 from flask_socketio import SocketIO
 from sqlalchemy import select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import errors
 from server.config import Config
@@ -70,6 +71,9 @@ def create_app(config: Config | None = None, clock: Clock | None = None) -> Flas
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         JSON_SORT_KEYS=False,
     )
+    if config["LUOT_TRUSTED_PROXIES"]:
+        hops = int(config["LUOT_TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 

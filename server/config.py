@@ -67,6 +67,13 @@ SETTINGS: list[Setting] = [
         "when unset, the address the request came in on.",
         _optional,
     ),
+    Setting(
+        "LUOT_TRUSTED_PROXIES",
+        0,
+        "How many reverse proxies (nginx) stand in front: their X-Forwarded-For names the "
+        "client, so rate limits count each kiosk or phone, not the proxy.",
+        int,
+    ),
     Setting("LUOT_SITE", "default", "Code of the site this server serves."),
     Setting(
         "LUOT_ORDERING",

@@ -114,3 +114,20 @@ def test_lookups_are_rate_limited(app: Any, client: FlaskClient) -> None:
     assert statuses[:120] == [404] * 120
     assert statuses[-1] == 429
     assert error_of(client.get("/api/v1/tickets/guess")) == "rate_limited"
+
+
+def test_behind_a_proxy_each_client_has_its_own_limit(app: Any, db_url: str, tmp_path: Any) -> None:
+    from server.app import create_app
+    from server.config import Config
+
+    proxied = create_app(
+        Config.from_env({}, LUOT_DATABASE_URL=db_url, LUOT_SECRET_KEY="t", LUOT_TRUSTED_PROXIES="1")
+    )
+    client = proxied.test_client()
+    first = {"X-Forwarded-For": "10.0.0.1"}
+    assert [client.get(f"/api/v1/tickets/g{i}", headers=first).status_code for i in range(121)][
+        -1
+    ] == 429
+    second = client.get("/api/v1/tickets/g", headers={"X-Forwarded-For": "10.0.0.2"})
+    assert second.status_code == 404
+    proxied.extensions["luot"].db.dispose()
