@@ -66,7 +66,9 @@ def app(db_url: str, clock: ManualClock) -> Iterator[Flask]:
     application = create_app(config, clock=clock)
     application.config["TESTING"] = True
     yield application
-    application.extensions["luot"].db.dispose()
+    luot = application.extensions["luot"]
+    luot.engine.sink.drain()  # a queue_changed still counting would hold a connection
+    luot.db.dispose()
 
 
 @pytest.fixture

@@ -48,6 +48,7 @@ class SocketSink:
         self._queue_lock = threading.Lock()
         self._queue_pending: set[int] = set()
         self._queue_sent_at: dict[int, float] = {}
+        self._tasks: list[Any] = []
 
     def publish(self, events: Sequence[Event]) -> None:
         """Emits each event to the rooms that care, in order."""
@@ -96,7 +97,14 @@ class SocketSink:
             self._queue_pending.add(site_id)
         since = time.monotonic() - self._queue_sent_at.get(site_id, 0.0)
         delay = max(0.0, QUEUE_INTERVAL_SECONDS - since)
-        self.socketio.start_background_task(self._send_queue_changed, site_id, delay)
+        task = self.socketio.start_background_task(self._send_queue_changed, site_id, delay)
+        self._tasks = [t for t in self._tasks if _running(t)] + [task]
+
+    def drain(self, timeout: float = 2.0) -> None:
+        """Waits for scheduled sends (before the database closes, at shutdown or in tests)."""
+        for task in self._tasks:
+            task.join(timeout)
+        self._tasks = []
 
     def _send_queue_changed(self, site_id: int, delay: float) -> None:
         """Counts after the pending flag is down, so no committed change goes unsent."""
@@ -115,3 +123,10 @@ class SocketSink:
             )
         except Exception:  # displays redraw from `state` on their next connect
             log.exception("could not send queue_changed")
+
+
+def _running(task: Any) -> bool:
+    """A thread (threading mode) or a greenlet (gevent) that has not finished."""
+    if hasattr(task, "is_alive"):
+        return bool(task.is_alive())
+    return not getattr(task, "dead", True)

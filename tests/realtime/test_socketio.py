@@ -285,9 +285,9 @@ def test_a_burst_of_issues_sends_few_queue_changes_and_the_last_counts_all(
     (kiosk,) = tokens(live_server, KIOSK)
     display = listen(live_server)
     display.wait_for("state")
+    started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: issue(live_server, kiosk, "DD"), range(40)))
-    started = time.monotonic()
     display.wait_for("queue_changed", lambda body: body["waiting"]["DD"] == 40)
     time.sleep(0.3)  # a send after the full count would be a stale one: there must be none
     earlier = [body["waiting"]["DD"] for body in display.taken("queue_changed")]
