@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from server.engine.errors import InvalidRequest
 
@@ -82,6 +83,7 @@ class Hours:
         return [(_format_minute(start), _format_minute(end)) for start, end in spans]
 
 
+@lru_cache(maxsize=256)  # every issue checks its service's hours: parse each spec once
 def parse_hours(spec: str) -> Hours:
     """Parse `DAYS HH:MM-HH:MM, ...` (e.g. "mon-fri 07:30-11:30, sat 07:30-11:30")."""
     if not spec.strip():

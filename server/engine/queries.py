@@ -42,11 +42,6 @@ class Queries:
             zone = self.zone(tx)
             yield Snapshot(tx, now.astimezone(zone).date().isoformat(), now, zone, self.eta_cache)
 
-    def site_name(self) -> str:
-        """The center's name, for pages and tickets."""
-        with self.repo.read(self.site_id) as tx:
-            return tx.site().name
-
     def list_services(self) -> list[dict[str, Any]]:
         """GET /api/v1/services: each service with its waiting count and whether it issues now."""
         with self.snapshot() as snap:

@@ -8,13 +8,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from server.engine import errors
 from server.engine.model import (
-    Action,
     Counter,
     PriorityCategory,
     Procedure,
@@ -27,80 +26,17 @@ from server.engine.model import (
 
 from . import tables as t
 from .db import Database
-
-TICKET_FIELDS = [c.name for c in t.tickets.columns]
-TK = t.tickets.c
-
-# The statements of the issuing path, built once: a kiosk burst runs them hundreds of times a
-# second, and building a statement costs more than SQLite takes to run it.
-SERVICES = (
-    select(t.services)
-    .where(t.services.c.site_id == bindparam("site_id"))
-    .order_by(t.services.c.position, t.services.c.id)
+from .statements import (
+    COUNT_AHEAD,
+    INSERT_EVENTS,
+    INSERT_TICKET,
+    NEXT_SEQUENCE,
+    SERVICES,
+    WAITING_COUNTS,
+    event_from_row,
+    ticket_from_row,
+    ticket_values,
 )
-NEXT_SEQUENCE = {
-    dialect: insert_for(t.daily_sequences)
-    .values(
-        site_id=bindparam("site_id"),
-        service_id=bindparam("service_id"),
-        day=bindparam("day"),
-        last=1,
-    )
-    .on_conflict_do_update(
-        index_elements=["site_id", "service_id", "day"],
-        set_={"last": t.daily_sequences.c.last + 1},
-    )
-    .returning(t.daily_sequences.c.last)
-    for dialect, insert_for in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
-}
-INSERT_TICKET = insert(t.tickets).returning(TK.id)
-INSERT_EVENTS = insert(t.ticket_events)
-WAITING_COUNTS = (
-    select(TK.service_id, func.count())
-    .where(
-        TK.site_id == bindparam("site_id"),
-        TK.day == bindparam("day"),
-        TK.status == TicketStatus.WAITING.value,
-    )
-    .group_by(TK.service_id)
-)
-
-
-def _count_ahead(by_counter: bool, priority: bool) -> Any:
-    """Counts the waiting tickets of a line that stand before a given one."""
-    line = (
-        TK.target_counter_id == bindparam("line")
-        if by_counter
-        else and_(TK.service_id == bindparam("line"), TK.target_counter_id.is_(None))
-    )
-    older = or_(
-        TK.queued_at < bindparam("queued_at"),
-        and_(TK.queued_at == bindparam("queued_at"), TK.id < bindparam("id")),
-    )
-    before = (
-        and_(TK.priority.is_not(None), older) if priority else or_(TK.priority.is_not(None), older)
-    )
-    return (
-        select(func.count())
-        .select_from(t.tickets)
-        .where(
-            TK.site_id == bindparam("site_id"),
-            TK.day == bindparam("day"),
-            TK.status == TicketStatus.WAITING.value,
-            line,
-            before,
-        )
-    )
-
-
-COUNT_AHEAD = {(c, p): _count_ahead(c, p) for c in (False, True) for p in (False, True)}
-
-
-def ticket_from_row(row: Any) -> Ticket:
-    """A Ticket from a tickets row."""
-    values = dict(row._mapping)
-    values["status"] = TicketStatus(values["status"])
-    return Ticket(**values)
 
 
 class SqlTx:
@@ -315,18 +251,14 @@ class SqlTx:
 
     def insert_ticket(self, ticket: Ticket) -> int:
         """Stores a new ticket."""
-        values = {f: getattr(ticket, f) for f in TICKET_FIELDS if f != "id"}
-        values["status"] = ticket.status.value
-        return int(self.conn.execute(INSERT_TICKET, values).scalar_one())
+        return int(self.conn.execute(INSERT_TICKET, ticket_values(ticket)).scalar_one())
 
     def update_ticket(self, ticket: Ticket, expected: TicketStatus) -> None:
         """Stores a ticket's new state if nobody moved it meanwhile."""
-        values = {f: getattr(ticket, f) for f in TICKET_FIELDS if f != "id"}
-        values["status"] = ticket.status.value
         result = self.conn.execute(
             update(t.tickets)
             .where(t.tickets.c.id == ticket.id, t.tickets.c.status == expected.value)
-            .values(**values)
+            .values(**ticket_values(ticket))
         )
         if result.rowcount != 1:
             raise errors.InvalidState(f"Ticket {ticket.number} was changed by someone else")
@@ -394,22 +326,6 @@ class SqlTx:
         return self._tickets(
             t.tickets.c.day < day, t.tickets.c.status.in_(unfinished), order=(t.tickets.c.id,)
         )
-
-
-def event_from_row(row: Any) -> TicketEvent:
-    """A TicketEvent from a ticket_events row."""
-    return TicketEvent(
-        ticket_id=row.ticket_id,
-        at=row.at,
-        action=Action(row.action),
-        from_status=TicketStatus(row.from_status) if row.from_status else None,
-        to_status=TicketStatus(row.to_status),
-        actor=row.actor,
-        counter_id=row.counter_id,
-        service_id=row.service_id,
-        target_counter_id=row.target_counter_id,
-        data=json.loads(row.data),
-    )
 
 
 class SqlRepository:

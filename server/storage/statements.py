@@ -1,0 +1,113 @@
+"""The statements of the issuing path, built once, and the mappers from rows to records.
+
+A kiosk burst runs these hundreds of times a second; building a SQLAlchemy statement costs
+more than SQLite takes to run it, so they are module constants with bind parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from server.engine.model import Action, Ticket, TicketEvent, TicketStatus
+
+from . import tables as t
+
+TICKET_FIELDS = [c.name for c in t.tickets.columns]
+TK = t.tickets.c
+
+SERVICES = (
+    select(t.services)
+    .where(t.services.c.site_id == bindparam("site_id"))
+    .order_by(t.services.c.position, t.services.c.id)
+)
+NEXT_SEQUENCE = {
+    dialect: insert_for(t.daily_sequences)
+    .values(
+        site_id=bindparam("site_id"),
+        service_id=bindparam("service_id"),
+        day=bindparam("day"),
+        last=1,
+    )
+    .on_conflict_do_update(
+        index_elements=["site_id", "service_id", "day"],
+        set_={"last": t.daily_sequences.c.last + 1},
+    )
+    .returning(t.daily_sequences.c.last)
+    for dialect, insert_for in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+INSERT_TICKET = insert(t.tickets).returning(TK.id)
+INSERT_EVENTS = insert(t.ticket_events)
+WAITING_COUNTS = (
+    select(TK.service_id, func.count())
+    .where(
+        TK.site_id == bindparam("site_id"),
+        TK.day == bindparam("day"),
+        TK.status == TicketStatus.WAITING.value,
+    )
+    .group_by(TK.service_id)
+)
+
+
+def _count_ahead(by_counter: bool, priority: bool) -> Any:
+    """Counts the waiting tickets of a line that stand before a given one."""
+    line = (
+        TK.target_counter_id == bindparam("line")
+        if by_counter
+        else and_(TK.service_id == bindparam("line"), TK.target_counter_id.is_(None))
+    )
+    older = or_(
+        TK.queued_at < bindparam("queued_at"),
+        and_(TK.queued_at == bindparam("queued_at"), TK.id < bindparam("id")),
+    )
+    before = (
+        and_(TK.priority.is_not(None), older) if priority else or_(TK.priority.is_not(None), older)
+    )
+    return (
+        select(func.count())
+        .select_from(t.tickets)
+        .where(
+            TK.site_id == bindparam("site_id"),
+            TK.day == bindparam("day"),
+            TK.status == TicketStatus.WAITING.value,
+            line,
+            before,
+        )
+    )
+
+
+COUNT_AHEAD = {(c, p): _count_ahead(c, p) for c in (False, True) for p in (False, True)}
+
+
+def ticket_from_row(row: Any) -> Ticket:
+    """A Ticket from a tickets row."""
+    values = dict(row._mapping)
+    values["status"] = TicketStatus(values["status"])
+    return Ticket(**values)
+
+
+def ticket_values(ticket: Ticket) -> dict[str, Any]:
+    """A ticket's columns for INSERT or UPDATE (all but its id)."""
+    values = {f: getattr(ticket, f) for f in TICKET_FIELDS if f != "id"}
+    values["status"] = ticket.status.value
+    return values
+
+
+def event_from_row(row: Any) -> TicketEvent:
+    """A TicketEvent from a ticket_events row."""
+    return TicketEvent(
+        ticket_id=row.ticket_id,
+        at=row.at,
+        action=Action(row.action),
+        from_status=TicketStatus(row.from_status) if row.from_status else None,
+        to_status=TicketStatus(row.to_status),
+        actor=row.actor,
+        counter_id=row.counter_id,
+        service_id=row.service_id,
+        target_counter_id=row.target_counter_id,
+        data=json.loads(row.data),
+    )
