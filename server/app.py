@@ -12,12 +12,11 @@ from flask_socketio import SocketIO
 from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server import errors
+from server import errors, ratelimit
 from server.config import Config
 from server.engine.clock import Clock, SystemClock
 from server.engine.engine import QueueEngine
 from server.engine.ordering import OrderingPolicy
-from server.extensions import limiter
 from server.realtime.names import Namespace
 from server.realtime.namespaces import DisplayNamespace, TicketNamespace
 from server.realtime.sink import SocketSink
@@ -97,7 +96,7 @@ def create_app(config: Config | None = None, clock: Clock | None = None) -> Flas
     )
     socketio.on_namespace(DisplayNamespace(Namespace.DISPLAY.value, engine))
     socketio.on_namespace(TicketNamespace(Namespace.TICKET.value, engine))
-    limiter.init_app(app)
+    ratelimit.init_app(app)
 
     from server.api import bp as api
 

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, request
-from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server.engine.errors import QueueError
@@ -43,10 +42,6 @@ def register(app: Flask) -> None:
     def too_large(_error: RequestEntityTooLarge) -> Any:
         limit = app.config.get("MAX_CONTENT_LENGTH")
         return error_response("payload_too_large", f"The body is larger than {limit} bytes", 413)
-
-    @app.errorhandler(RateLimitExceeded)
-    def rate_limited(error: RateLimitExceeded) -> Any:
-        return error_response("rate_limited", f"Too many requests: {error.description}", 429)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

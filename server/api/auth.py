@@ -8,7 +8,7 @@ from flask import current_app, jsonify, session
 
 from server.auth import principal, require, sign_in
 from server.engine.errors import Unauthorized
-from server.extensions import limiter
+from server.ratelimit import rate_limited
 from server.storage import accounts
 
 from . import bp
@@ -17,7 +17,7 @@ from .tickets import lookup_rate
 
 
 @bp.post("/auth/login")
-@limiter.limit(lookup_rate)
+@rate_limited(lookup_rate)
 def login() -> Any:
     """Checks a username and password; sets the session cookie and returns the CSRF token."""
     body = json_body()

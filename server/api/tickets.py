@@ -8,7 +8,7 @@ from flask import current_app, jsonify, request
 
 from server.auth import require
 from server.engine.errors import InvalidRequest
-from server.extensions import limiter
+from server.ratelimit import rate_limited
 
 from . import bp
 from .body import json_body, string_field
@@ -75,14 +75,14 @@ def issue_ticket() -> Any:
 
 
 @bp.get("/tickets/<lookup_code>")
-@limiter.limit(lookup_rate)
+@rate_limited(lookup_rate)
 def ticket_status(lookup_code: str) -> Any:
     """A ticket's public status, for anyone holding its code."""
     return jsonify(engine().ticket_status(lookup_code))
 
 
 @bp.post("/tickets/<lookup_code>/cancel")
-@limiter.limit(lookup_rate)
+@rate_limited(lookup_rate)
 def cancel_ticket(lookup_code: str) -> Any:
     """The holder of the code (or staff) cancels a waiting ticket."""
     from server.auth import principal
