@@ -26,7 +26,7 @@ class Tx(Protocol):
         """The site this transaction works on."""
         ...
 
-    def services(self) -> list[Service]:
+    def services(self) -> Sequence[Service]:
         """Every service of the site in display order."""
         ...
 

@@ -24,9 +24,11 @@ from server.engine.model import (
     TicketStatus,
 )
 
+from . import catalog
 from . import tables as t
 from .db import Database
 from .statements import (
+    CATALOG_VERSION,
     COUNT_AHEAD,
     INSERT_EVENTS,
     INSERT_TICKET,
@@ -38,14 +40,19 @@ from .statements import (
     ticket_values,
 )
 
+#: Per site: the catalogue version a process last read its services at, and those services.
+ServiceCache = dict[int, tuple[int, tuple[Service, ...]]]
+
 
 class SqlTx:
     """One transaction on one site; caches the small catalogue tables for its duration."""
 
-    def __init__(self, conn: Connection, site_id: int) -> None:
+    def __init__(self, conn: Connection, site_id: int, cache: ServiceCache | None = None) -> None:
         self.conn, self.site_id = conn, site_id
+        self._cache: ServiceCache = {} if cache is None else cache
         self._site: Site | None = None
-        self._services: list[Service] | None = None
+        self._services: tuple[Service, ...] | None = None
+        self._catalog_changed = False  # then what this transaction reads may yet roll back
         self._counters: list[Counter] | None = None
 
     def site(self) -> Site:
@@ -57,11 +64,22 @@ class SqlTx:
             self._site = Site(row.id, row.code, row.name, row.timezone)
         return self._site
 
-    def services(self) -> list[Service]:
-        """The site's services in display order."""
+    def services(self) -> tuple[Service, ...]:
+        """The site's services in display order, reused across transactions while the
+        catalogue version stays the same (reading the version is one primary-key lookup)."""
         if self._services is None:
-            rows = self.conn.execute(SERVICES, {"site_id": self.site_id})
-            self._services = [Service(**dict(r._mapping)) for r in rows]
+            params = {"site_id": self.site_id}
+            version = self.conn.execute(CATALOG_VERSION, params).scalar()
+            if version is None:
+                raise errors.NotFound(f"No site {self.site_id}: run `luot init`")
+            cached = self._cache.get(self.site_id)
+            if cached is not None and cached[0] == version:
+                self._services = cached[1]
+            else:
+                rows = self.conn.execute(SERVICES, params)
+                self._services = tuple(Service(**dict(r._mapping)) for r in rows)
+                if not self._catalog_changed:
+                    self._cache[self.site_id] = (version, self._services)
         return self._services
 
     def counters(self) -> list[Counter]:
@@ -282,7 +300,8 @@ class SqlTx:
             .where(t.services.c.id == service.id)
             .values(hours=service.hours, daily_limit=service.daily_limit, is_open=service.is_open)
         )
-        self._services = None
+        catalog.touch(self.conn, self.site_id)
+        self._services, self._catalog_changed = None, True
 
     def append_events(self, events: Sequence[TicketEvent]) -> None:
         """Appends to the event log."""
@@ -333,6 +352,7 @@ class SqlRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.services: ServiceCache = {}
 
     @contextmanager
     def write(self, site_id: int) -> Iterator[SqlTx]:
@@ -340,10 +360,10 @@ class SqlRepository:
         with self.db.write() as conn:
             if not self.db.sqlite:
                 conn.execute(select(t.sites.c.id).where(t.sites.c.id == site_id).with_for_update())
-            yield SqlTx(conn, site_id)
+            yield SqlTx(conn, site_id, self.services)
 
     @contextmanager
     def read(self, site_id: int) -> Iterator[SqlTx]:
         """A read transaction."""
         with self.db.read() as conn:
-            yield SqlTx(conn, site_id)
+            yield SqlTx(conn, site_id, self.services)

@@ -20,6 +20,7 @@ from . import tables as t
 TICKET_FIELDS = [c.name for c in t.tickets.columns]
 TK = t.tickets.c
 
+CATALOG_VERSION = select(t.sites.c.catalog_version).where(t.sites.c.id == bindparam("site_id"))
 SERVICES = (
     select(t.services)
     .where(t.services.c.site_id == bindparam("site_id"))

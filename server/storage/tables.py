@@ -64,6 +64,9 @@ sites = Table(
     Column("code", String(32), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
+    # Raised by every change to the catalogue (services, procedures, counters and their
+    # services, priority categories), so that a process may cache it across transactions.
+    Column("catalog_version", Integer, nullable=False, server_default="0"),
 )
 
 services = Table(

@@ -52,3 +52,34 @@ def test_daily_limit_refuses_and_never_skips_a_number(
     assert post(client, kiosk, "DD").get_json()["number"] == "B003"  # the refusal used no number
     clock.advance(days=1)
     assert post(client, kiosk, "DD").get_json()["number"] == "B001"
+
+
+def test_a_change_from_another_process_reaches_a_running_server(
+    client: FlaskClient, kiosk: dict[str, str], runner: Any
+) -> None:
+    """The server keeps its services across requests; `luot service update` (another
+    process, another connection) still takes effect at the next ticket."""
+    assert post(client, kiosk).status_code == 201  # the services are now cached
+    assert runner("service", "update", "TPHT", "--closed").exit_code == 0
+    assert post(client, kiosk).get_json()["error"]["code"] == "service_closed"
+    assert runner("service", "update", "TPHT", "--open", "--daily-limit", "2").exit_code == 0
+    assert post(client, kiosk).status_code == 201
+    assert post(client, kiosk).get_json()["error"]["code"] == "daily_limit_reached"
+
+
+def test_a_rolled_back_change_leaves_no_trace_in_the_cache(
+    client: FlaskClient, app: Any, kiosk: dict[str, str], runner: Any
+) -> None:
+    """A catalogue change that rolls back must not leave its services cached as current."""
+    luot = app.extensions["luot"]
+    try:
+        with luot.engine.repo.write(luot.engine.site_id) as tx:
+            service = next(s for s in tx.services() if s.code == "TPHT")
+            tx.update_service(type(service)(**{**service.__dict__, "is_open": False}))
+            assert not next(s for s in tx.services() if s.code == "TPHT").is_open
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    # Another process commits a change: the version is now the one the rollback had seen.
+    assert runner("service", "update", "DD", "--daily-limit", "5").exit_code == 0
+    assert post(client, kiosk).status_code == 201  # TPHT is still open
