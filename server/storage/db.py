@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
+
+from .group_commit import GroupCommit
 
 #: How long a writer keeps trying to take SQLite's write lock held by another process.
 LOCK_PATIENCE_SECONDS = 30.0
@@ -89,34 +90,34 @@ def _busy(error: Exception) -> bool:
 
 
 class Database:
-    """An Engine plus the lock that serialises this process's writers."""
+    """An Engine plus, on SQLite, the group commit that serialises this process's writers."""
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **kwargs)
         self.sqlite = is_sqlite(self.engine)
-        # Under gunicorn's gevent worker threading is monkey-patched, so this lock yields.
-        self._write_lock = threading.Lock()
+        self.group = GroupCommit(self._begin_write)
+
+    def _begin_write(self) -> Connection:
+        """A connection holding SQLite's write lock (BEGIN IMMEDIATE, retried across processes)."""
+        conn = self.engine.connect().execution_options(luot_write=True)
+        try:
+            patiently(conn.begin, OperationalError, conn.rollback)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction; on SQLite serialised in-process and retried across processes."""
+        """A write transaction. On SQLite the writers of one process run one at a time and
+        share commits (`GroupCommit`); each is undone alone if it raises."""
         if not self.sqlite:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock, self.engine.connect() as conn:
-            conn = conn.execution_options(luot_write=True)
-            patiently(conn.begin, OperationalError, conn.rollback)
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
-        # Under gevent the greenlet that just released the lock would otherwise take it again
-        # before those already waiting (a kiosk on keep-alive starving the others): yield once.
-        time.sleep(0)
+        with self.group.writer() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

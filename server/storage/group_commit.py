@@ -1,0 +1,152 @@
+"""Group commit: writers that come while a write transaction is open share its commit.
+
+SQLite in WAL with synchronous=FULL syncs its log at every commit, and under gevent the whole
+worker waits for that sync. So one transaction serves every writer that is ready: each writer
+runs alone on the connection inside its own savepoint (its error undoes only its own work),
+and every writer of the transaction returns once the shared commit is durable. When a
+writer finishes and nobody is waiting, the first writer (the leader) lets the other
+greenlets run once; if still nobody comes, it commits. A transaction takes at most
+MAX_WRITERS writers, so the commit of a busy moment is never put off for long.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+#: Writers one transaction takes at most (each waits for all of them before it returns).
+MAX_WRITERS = 32
+
+
+@dataclass
+class _Batch:
+    """One open transaction and the writers that joined it."""
+
+    conn: Connection | None = None
+    writers: int = 0
+    closed: bool = False  # committing: nobody joins any more
+    done: bool = False
+    error: BaseException | None = None  # the commit failed: every writer gets this
+
+
+class GroupCommit:
+    """Hands out one write transaction at a time, shared by the writers ready to use it."""
+
+    def __init__(self, begin: Callable[[], Connection]) -> None:
+        self._begin = begin  # a connection with its write transaction begun
+        # Under gunicorn's gevent worker threading is monkey-patched: waiting yields.
+        self._cond = threading.Condition()
+        self._batch: _Batch | None = None
+        self._running = False  # a writer (or the commit) has the connection
+        self._queued = 0
+        self.transactions = 0  # committed or rolled back, since start
+        self.writers = 0
+
+    @property
+    def queued(self) -> int:
+        """Writers waiting for the connection now."""
+        return self._queued
+
+    @contextmanager
+    def writer(self) -> Iterator[Connection]:
+        """The shared connection, inside this writer's savepoint; returns after the commit."""
+        batch, leader = self._join()
+        own_error: BaseException | None = None
+        try:
+            if leader:
+                batch.conn = self._begin()
+            assert batch.conn is not None
+            driver = batch.conn.connection.driver_connection
+            assert driver is not None
+            driver.execute("SAVEPOINT luot_writer")
+            try:
+                yield batch.conn
+            except BaseException as error:
+                own_error = error
+                driver.execute("ROLLBACK TO luot_writer")
+            driver.execute("RELEASE luot_writer")
+        except BaseException as error:  # no transaction, or the savepoint failed
+            if batch.error is None and error is not own_error:
+                batch.error = error
+        finally:
+            with self._cond:
+                # A failed transaction takes nobody else; its writers all get its error.
+                batch.closed = batch.closed or batch.error is not None
+                self._running = False
+                self._cond.notify_all()
+        if leader:
+            self._finish(batch)
+        else:
+            with self._cond:
+                while not batch.done:
+                    self._cond.wait()
+        if batch.error is not None:
+            raise batch.error
+        if own_error is not None:
+            raise own_error
+
+    def _join(self) -> tuple[_Batch, bool]:
+        """Waits for the connection; joins the open transaction or starts one (as leader)."""
+        with self._cond:
+            self._queued += 1
+            while self._running or (self._batch is not None and self._batch.closed):
+                self._cond.wait()
+            self._queued -= 1
+            self._running = True
+            leader = self._batch is None
+            if self._batch is None:
+                self._batch = _Batch()
+            self._batch.writers += 1
+            self.writers += 1
+            return self._batch, leader
+
+    def _finish(self, batch: _Batch) -> None:
+        """The leader takes in the writers that are ready, then commits (or rolls back)."""
+        while batch.error is None and batch.writers < MAX_WRITERS:
+            time.sleep(0)  # let the other greenlets reach `writer()`
+            with self._cond:
+                if not self._queued and not self._running:
+                    break
+                while (self._queued or self._running) and batch.writers < MAX_WRITERS:
+                    self._cond.wait()
+        with self._cond:
+            batch.closed = True
+            while self._running:
+                self._cond.wait()
+            self._running = True
+        try:
+            if batch.conn is not None:
+                self._end(batch)
+        finally:
+            with self._cond:
+                self._batch, self._running, batch.done = None, False, True
+                self.transactions += 1
+                self._cond.notify_all()
+
+    @staticmethod
+    def _end(batch: _Batch) -> None:
+        """Commits, or rolls back a failed transaction; a connection that cannot even roll
+        back is discarded rather than handed to the next transaction."""
+        conn = batch.conn
+        assert conn is not None
+        try:
+            if batch.error is None:
+                conn.commit()
+        except BaseException as error:
+            batch.error = error
+        try:
+            if batch.error is not None:
+                conn.rollback()
+                # A refused COMMIT (a deferred constraint) leaves SQLite's transaction open.
+                driver = conn.connection.driver_connection
+                if getattr(driver, "in_transaction", False):
+                    driver.execute("ROLLBACK")  # type: ignore[union-attr]
+        except BaseException:
+            conn.invalidate()
+        finally:
+            conn.close()

@@ -1,0 +1,125 @@
+"""Group commit on SQLite: writers share a transaction, yet each one's error stays its own."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from server.engine.clock import SystemClock
+from server.engine.engine import QueueEngine
+from server.engine.events import CollectingSink
+from server.storage.db import Database
+from server.storage.repository import SqlRepository
+from tests import dbs
+
+pytestmark = pytest.mark.sqlite_only
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """A SQLite file with a parent table and a child table whose key is checked at commit."""
+    database = Database(f"sqlite:///{tmp_path / 'group.db'}")
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY, who TEXT)")
+        conn.exec_driver_sql(
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER"
+            " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    yield database
+    database.dispose()
+
+
+def rows(db: Database, table: str) -> list[Any]:
+    with db.engine.connect() as conn:
+        return list(conn.execute(text(f"SELECT * FROM {table} ORDER BY id")))
+
+
+def in_one_transaction(db: Database, first: Callable[[Any], None], second: Callable[[Any], None]):
+    """Runs `first` as the leader and `second` as a writer that joins its transaction;
+    returns what each raised (None when it returned)."""
+    outcome: dict[str, BaseException | None] = {}
+    second_waits = threading.Event()
+
+    def run(name: str, body: Callable[[Any], None], hold: bool) -> None:
+        try:
+            with db.write() as conn:
+                body(conn)
+                if hold:  # keep the connection until the other writer queues for it
+                    second_waits.wait(5)
+            outcome[name] = None
+        except BaseException as error:
+            outcome[name] = error
+
+    leader = threading.Thread(target=run, args=("first", first, True))
+    leader.start()
+    while db.group.writers < 1:
+        time.sleep(0.001)
+    follower = threading.Thread(target=run, args=("second", second, False))
+    follower.start()
+    while db.group.queued < 1:
+        time.sleep(0.001)
+    second_waits.set()
+    leader.join(10)
+    follower.join(10)
+    return outcome["first"], outcome["second"]
+
+
+def insert(who: str) -> Callable[[Any], None]:
+    return lambda conn: conn.execute(text("INSERT INTO parent (who) VALUES (:w)"), {"w": who})
+
+
+def test_a_failing_writer_undoes_only_its_own_work(db: Database) -> None:
+    def fails(conn: Any) -> None:
+        insert("second")(conn)
+        raise ValueError("refused")
+
+    first, second = in_one_transaction(db, insert("first"), fails)
+    assert first is None
+    assert isinstance(second, ValueError)
+    assert [r.who for r in rows(db, "parent")] == ["first"]
+    assert (db.group.transactions, db.group.writers) == (1, 2)
+
+
+def test_a_failed_commit_fails_every_writer_and_keeps_nothing(db: Database) -> None:
+    def orphan(conn: Any) -> None:
+        conn.execute(text("INSERT INTO child (parent_id) VALUES (999)"))  # refused at COMMIT
+
+    first, second = in_one_transaction(db, insert("first"), orphan)
+    assert first is not None and "FOREIGN KEY" in str(first)
+    assert second is first
+    assert rows(db, "parent") == [] and rows(db, "child") == []
+    assert db.group.transactions == 1
+    with db.write() as conn:  # the next transaction works
+        insert("after")(conn)
+    assert [r.who for r in rows(db, "parent")] == ["after"]
+
+
+def test_concurrent_issuers_share_commits_and_numbers_stay_exact(tmp_path: Path) -> None:
+    url, drop = dbs.fresh("sqlite", tmp_path)
+    dbs.prepare(url)
+    db = Database(url)
+    engine = QueueEngine(SqlRepository(db), SystemClock(), CollectingSink())
+    numbers: list[str] = []
+    start = threading.Barrier(8)
+
+    def issuer() -> None:
+        start.wait()
+        for _ in range(25):
+            numbers.append(engine.issue("TPHT")[0]["number"])
+
+    threads = [threading.Thread(target=issuer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(numbers) == [f"A{n:03d}" for n in range(1, 201)]
+    assert db.group.writers == 200
+    assert db.group.transactions < 200  # some commits were shared
+    db.dispose()
+    drop()
