@@ -69,7 +69,7 @@ class SqlTx:
         catalogue version stays the same (reading the version is one primary-key lookup)."""
         if self._services is None:
             params = {"site_id": self.site_id}
-            version = self.conn.execute(CATALOG_VERSION, params).scalar()
+            version = CATALOG_VERSION.scalar(self.conn, params)
             if version is None:
                 raise errors.NotFound(f"No site {self.site_id}: run `luot init`")
             cached = self._cache.get(self.site_id)
@@ -199,7 +199,7 @@ class SqlTx:
             "queued_at": ticket.queued_at,
             "id": ticket.id,
         }
-        return int(self.conn.execute(query, params).scalar_one())
+        return int(query.scalar(self.conn, params))
 
     def waiting_counts(self, day: str) -> dict[int, int]:
         """Waiting tickets per service id."""
@@ -265,11 +265,11 @@ class SqlTx:
     def next_sequence(self, service_id: int, day: str) -> int:
         """INSERT … ON CONFLICT DO UPDATE … RETURNING: one atomic statement on both databases."""
         params = {"site_id": self.site_id, "service_id": service_id, "day": day}
-        return int(self.conn.execute(NEXT_SEQUENCE[self.conn.dialect.name], params).scalar_one())
+        return int(NEXT_SEQUENCE[self.conn.dialect.name].scalar(self.conn, params))
 
     def insert_ticket(self, ticket: Ticket) -> int:
         """Stores a new ticket."""
-        return int(self.conn.execute(INSERT_TICKET, ticket_values(ticket)).scalar_one())
+        return int(INSERT_TICKET.scalar(self.conn, ticket_values(ticket)))
 
     def update_ticket(self, ticket: Ticket, expected: TicketStatus) -> None:
         """Stores a ticket's new state if nobody moved it meanwhile."""
@@ -305,8 +305,8 @@ class SqlTx:
 
     def append_events(self, events: Sequence[TicketEvent]) -> None:
         """Appends to the event log."""
-        self.conn.execute(
-            INSERT_EVENTS,
+        INSERT_EVENTS.many(
+            self.conn,
             [
                 {
                     "site_id": self.site_id,

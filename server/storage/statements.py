@@ -1,7 +1,8 @@
 """The statements of the issuing path, built once, and the mappers from rows to records.
 
 A kiosk burst runs these hundreds of times a second; building a SQLAlchemy statement costs
-more than SQLite takes to run it, so they are module constants with bind parameters.
+more than SQLite takes to run it, so they are module constants with bind parameters, and
+those whose results need no conversion are `Prepared` (run on the driver's cursor).
 """
 
 from __future__ import annotations
@@ -16,33 +17,42 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from server.engine.model import Action, Ticket, TicketEvent, TicketStatus
 
 from . import tables as t
+from .prepared import Prepared
 
 TICKET_FIELDS = [c.name for c in t.tickets.columns]
 TK = t.tickets.c
 
-CATALOG_VERSION = select(t.sites.c.catalog_version).where(t.sites.c.id == bindparam("site_id"))
+CATALOG_VERSION = Prepared(
+    select(t.sites.c.catalog_version).where(t.sites.c.id == bindparam("site_id"))
+)
 SERVICES = (
     select(t.services)
     .where(t.services.c.site_id == bindparam("site_id"))
     .order_by(t.services.c.position, t.services.c.id)
 )
 NEXT_SEQUENCE = {
-    dialect: insert_for(t.daily_sequences)
-    .values(
-        site_id=bindparam("site_id"),
-        service_id=bindparam("service_id"),
-        day=bindparam("day"),
-        last=1,
+    dialect: Prepared(
+        insert_for(t.daily_sequences)
+        .values(
+            site_id=bindparam("site_id"),
+            service_id=bindparam("service_id"),
+            day=bindparam("day"),
+            last=1,
+        )
+        .on_conflict_do_update(
+            index_elements=["site_id", "service_id", "day"],
+            set_={"last": t.daily_sequences.c.last + 1},
+        )
+        .returning(t.daily_sequences.c.last)
     )
-    .on_conflict_do_update(
-        index_elements=["site_id", "service_id", "day"],
-        set_={"last": t.daily_sequences.c.last + 1},
-    )
-    .returning(t.daily_sequences.c.last)
     for dialect, insert_for in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
-INSERT_TICKET = insert(t.tickets).returning(TK.id)
-INSERT_EVENTS = insert(t.ticket_events)
+INSERT_TICKET = Prepared(
+    insert(t.tickets).returning(TK.id), [f for f in TICKET_FIELDS if f != "id"]
+)
+INSERT_EVENTS = Prepared(
+    insert(t.ticket_events), [c.name for c in t.ticket_events.columns if c.name != "id"]
+)
 WAITING_COUNTS = (
     select(TK.service_id, func.count())
     .where(
@@ -68,7 +78,7 @@ def _count_ahead(by_counter: bool, priority: bool) -> Any:
     before = (
         and_(TK.priority.is_not(None), older) if priority else or_(TK.priority.is_not(None), older)
     )
-    return (
+    return Prepared(
         select(func.count())
         .select_from(t.tickets)
         .where(
