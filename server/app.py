@@ -13,6 +13,7 @@ from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import errors, ratelimit
+from server.auth import CookieSessions
 from server.config import Config
 from server.engine.clock import Clock, SystemClock
 from server.engine.engine import QueueEngine
@@ -73,6 +74,7 @@ def create_app(config: Config | None = None, clock: Clock | None = None) -> Flas
     if config["LUOT_TRUSTED_PROXIES"]:
         hops = int(config["LUOT_TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    app.session_interface = CookieSessions()
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 

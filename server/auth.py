@@ -9,7 +9,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, g, request, session
+from flask import Flask, current_app, g, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from werkzeug.wrappers import Request
 
 from server.engine.errors import Forbidden, Unauthorized
 from server.storage import accounts
@@ -17,6 +19,18 @@ from server.storage.accounts import Principal
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except that a request without the cookie gets a new
+    empty session at once: devices send bearer tokens, and building the signer for each of
+    their requests cost a ticket burst ~4% of its time."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """An empty session when the request has no session cookie."""
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _database() -> Any:
