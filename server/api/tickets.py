@@ -26,7 +26,9 @@ def lookup_rate() -> str:
 
 def lookup_url(code: str) -> str:
     """The QR's target: LUOT_PUBLIC_URL, or the address the request came in on."""
-    base = current_app.extensions["luot"].config["LUOT_PUBLIC_URL"] or request.host_url
+    # The address as the kiosk sent it (ASCII, as a QR code wants it; no IRI decoding).
+    base = current_app.extensions["luot"].config["LUOT_PUBLIC_URL"]
+    base = base or f"{request.scheme}://{request.host}"
     return f"{base.rstrip('/')}/t/{code}"
 
 

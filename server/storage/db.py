@@ -60,8 +60,14 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: What a busy SQLite lock raises: the driver's error, or SQLAlchemy's wrapping of it.
+BUSY_ERRORS = (sqlite3.OperationalError, OperationalError)
+
+
 def patiently(
-    attempt: Callable[[], Any], error: type[Exception], undo: Callable[[], Any] = lambda: None
+    attempt: Callable[[], Any],
+    error: type[Exception] | tuple[type[Exception], ...],
+    undo: Callable[[], Any] = lambda: None,
 ) -> Any:
     """Retries an attempt while SQLite reports a busy lock, sleeping in Python (gevent yields)."""
     deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
@@ -80,7 +86,9 @@ def patiently(
 def _sqlite_begin(conn: Connection) -> None:
     """BEGIN IMMEDIATE for writes: take the write lock first, never upgrade a read lock."""
     write = conn.get_execution_options().get("luot_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # straight to sqlite3: it is hot
 
 
 def _busy(error: Exception) -> bool:
@@ -96,17 +104,27 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **kwargs)
         self.sqlite = is_sqlite(self.engine)
-        self.group = GroupCommit(self._begin_write)
+        self.group = GroupCommit(self._begin_write, self._end_write)
+        self._writer: Connection | None = None  # kept between transactions (one at a time)
 
     def _begin_write(self) -> Connection:
-        """A connection holding SQLite's write lock (BEGIN IMMEDIATE, retried across processes)."""
-        conn = self.engine.connect().execution_options(luot_write=True)
+        """The writers' connection holding SQLite's write lock (BEGIN IMMEDIATE, retried
+        across processes). It stays open between transactions: no pool checkout and reset."""
+        conn = self._writer or self.engine.connect().execution_options(luot_write=True)
+        self._writer = None
         try:
-            patiently(conn.begin, OperationalError, conn.rollback)
+            patiently(conn.begin, BUSY_ERRORS, conn.rollback)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _end_write(self, conn: Connection, reusable: bool) -> None:
+        """Keeps the writers' connection for the next transaction, or closes a broken one."""
+        if reusable and not conn.closed and not conn.invalidated:
+            self._writer = conn
+        else:
+            conn.close()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -129,7 +147,7 @@ class Database:
                     conn.begin()
                     conn.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1")
 
-                patiently(begin, OperationalError, conn.rollback)
+                patiently(begin, BUSY_ERRORS, conn.rollback)
             else:
                 conn.begin()
             try:
@@ -143,5 +161,8 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
-        """Closes pooled connections."""
+        """Closes the writers' connection and the pooled ones."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
         self.engine.dispose()

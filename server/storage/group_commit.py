@@ -37,8 +37,11 @@ class _Batch:
 class GroupCommit:
     """Hands out one write transaction at a time, shared by the writers ready to use it."""
 
-    def __init__(self, begin: Callable[[], Connection]) -> None:
+    def __init__(
+        self, begin: Callable[[], Connection], end: Callable[[Connection, bool], None]
+    ) -> None:
         self._begin = begin  # a connection with its write transaction begun
+        self._end_with = end  # takes the connection back (False: it may be broken)
         # Under gunicorn's gevent worker threading is monkey-patched: waiting yields.
         self._cond = threading.Condition()
         self._batch: _Batch | None = None
@@ -128,8 +131,7 @@ class GroupCommit:
                 self.transactions += 1
                 self._cond.notify_all()
 
-    @staticmethod
-    def _end(batch: _Batch) -> None:
+    def _end(self, batch: _Batch) -> None:
         """Commits, or rolls back a failed transaction; a connection that cannot even roll
         back is discarded rather than handed to the next transaction."""
         conn = batch.conn
@@ -148,5 +150,4 @@ class GroupCommit:
                     driver.execute("ROLLBACK")  # type: ignore[union-attr]
         except BaseException:
             conn.invalidate()
-        finally:
-            conn.close()
+        self._end_with(conn, batch.error is None)
