@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -28,6 +29,11 @@ class LuotServer(BaseApplication):  # type: ignore[misc]
         app = create_app()
         luot = app.extensions["luot"]
         luot.socketio.start_background_task(roll_days, luot.engine)
+        # The libraries' objects live as long as the process: leave them out of the cyclic
+        # collector's full passes, which otherwise stalled every greenlet 54-77 ms each time
+        # (the whole p99 of a kiosk burst; see docs/benchmarks.md).
+        gc.collect()
+        gc.freeze()
         return app
 
 
