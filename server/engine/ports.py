@@ -15,7 +15,6 @@ from .model import (
     Site,
     Ticket,
     TicketEvent,
-    TicketStatus,
 )
 
 
@@ -104,8 +103,8 @@ class Tx(Protocol):
         """Stores a new ticket (its id is ignored) and returns its id."""
         ...
 
-    def update_ticket(self, ticket: Ticket, expected: TicketStatus) -> None:
-        """Stores a ticket's new state if its stored status is still `expected`, else raises."""
+    def update_ticket(self, before: Ticket, after: Ticket) -> None:
+        """Stores a ticket's new state if its stored status is still `before`'s, else raises."""
         ...
 
     def update_counter(self, counter: Counter) -> None:

@@ -89,7 +89,7 @@ class Transactions(Queries):
         """Applies one transition to a ticket, stores it and logs the event (with `data`)."""
         before = ticket.status
         moved = replace(ticket, status=to, **changes)
-        work.tx.update_ticket(moved, expected=before)
+        work.tx.update_ticket(ticket, moved)
         work.codes.append(ticket.lookup_code)
         for state in (ticket, moved):
             if state.status == TicketStatus.WAITING:

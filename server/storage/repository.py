@@ -29,9 +29,12 @@ from . import tables as t
 from .db import Database
 from .statements import (
     CATALOG_VERSION,
-    COUNT_AHEAD,
+    COUNT_BESIDE,
     INSERT_EVENTS,
     INSERT_TICKET,
+    LINE_KEY,
+    LINE_SIZES,
+    MOVE_WAITING,
     NEXT_SEQUENCE,
     SERVICES,
     WAITING_COUNTS,
@@ -188,23 +191,26 @@ class SqlTx:
         return heads
 
     def count_ahead(self, ticket: Ticket) -> int:
-        """Waiting tickets of the ticket's line ordered before it (priority first, then oldest)."""
+        """Waiting tickets of the ticket's line ordered before it (priority first, then oldest).
+
+        An ordinary ticket has every waiting priority ticket of its line ahead, and the
+        ordinary ones but those queued after it: the line's counts minus a count that is an
+        index range from the ticket on, so a new ticket at the end of a long line is cheap.
+        """
         by_counter = ticket.target_counter_id is not None
-        query = COUNT_AHEAD[(by_counter, bool(ticket.priority))]
         line = ticket.target_counter_id if by_counter else ticket.service_id
-        params = {
-            "site_id": self.site_id,
-            "day": ticket.day,
-            "line": line,
-            "queued_at": ticket.queued_at,
-            "id": ticket.id,
-        }
-        return int(query.scalar(self.conn, params))
+        params = {"site_id": self.site_id, "day": ticket.day, "line": line}
+        place = {**params, "queued_at": ticket.queued_at, "id": ticket.id}
+        if ticket.priority:
+            return int(COUNT_BESIDE[(by_counter, True, False)].scalar(self.conn, place))
+        sizes = dict(LINE_SIZES[by_counter].rows(self.conn, params))
+        newer = int(COUNT_BESIDE[(by_counter, False, True)].scalar(self.conn, place))
+        return int(sizes.get(1, 0)) + int(sizes.get(0, 0)) - newer - 1
 
     def waiting_counts(self, day: str) -> dict[int, int]:
-        """Waiting tickets per service id."""
+        """Waiting tickets per service id (from the line counts)."""
         rows = self.conn.execute(WAITING_COUNTS, {"site_id": self.site_id, "day": day})
-        return {row[0]: row[1] for row in rows}
+        return {row[0]: int(row[1]) for row in rows}
 
     def recent_service_seconds(self, service_id: int, day: str, limit: int) -> list[float]:
         """Called-to-finished durations of the service's latest served tickets of the day."""
@@ -268,18 +274,30 @@ class SqlTx:
         return int(NEXT_SEQUENCE[self.conn.dialect.name].scalar(self.conn, params))
 
     def insert_ticket(self, ticket: Ticket) -> int:
-        """Stores a new ticket."""
-        return int(INSERT_TICKET.scalar(self.conn, ticket_values(ticket)))
+        """Stores a new ticket (and counts it in its line)."""
+        ticket_id = int(INSERT_TICKET.scalar(self.conn, ticket_values(ticket)))
+        self._count_in_line(ticket, 1)
+        return ticket_id
 
-    def update_ticket(self, ticket: Ticket, expected: TicketStatus) -> None:
-        """Stores a ticket's new state if nobody moved it meanwhile."""
+    def update_ticket(self, before: Ticket, after: Ticket) -> None:
+        """Stores a ticket's new state if nobody moved it meanwhile (and moves its line count)."""
         result = self.conn.execute(
             update(t.tickets)
-            .where(t.tickets.c.id == ticket.id, t.tickets.c.status == expected.value)
-            .values(**ticket_values(ticket))
+            .where(t.tickets.c.id == after.id, t.tickets.c.status == before.status.value)
+            .values(**ticket_values(after))
         )
         if result.rowcount != 1:
-            raise errors.InvalidState(f"Ticket {ticket.number} was changed by someone else")
+            raise errors.InvalidState(f"Ticket {after.number} was changed by someone else")
+        if _line_key(before) != _line_key(after):
+            self._count_in_line(before, -1)
+            self._count_in_line(after, 1)
+
+    def _count_in_line(self, ticket: Ticket, change: int) -> None:
+        """Adds `change` to the count of the line a waiting ticket stands in."""
+        key = _line_key(ticket)
+        if key is not None:
+            values = dict(zip(LINE_KEY, (self.site_id, *key), strict=True))
+            MOVE_WAITING[self.conn.dialect.name].rows(self.conn, {**values, "waiting": change})
 
     def update_counter(self, counter: Counter) -> None:
         """Stores a counter's pause, current ticket and streak."""
@@ -345,6 +363,18 @@ class SqlTx:
         return self._tickets(
             t.tickets.c.day < day, t.tickets.c.status.in_(unfinished), order=(t.tickets.c.id,)
         )
+
+
+def _line_key(ticket: Ticket) -> tuple[str, int, int, int] | None:
+    """(day, service, counter or 0, priority 0/1) of the line a waiting ticket stands in."""
+    if ticket.status != TicketStatus.WAITING:
+        return None
+    return (
+        ticket.day,
+        ticket.service_id,
+        ticket.target_counter_id or 0,
+        int(bool(ticket.priority)),
+    )
 
 
 class SqlRepository:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select
+from sqlalchemy import and_, bindparam, func, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -53,31 +53,49 @@ INSERT_TICKET = Prepared(
 INSERT_EVENTS = Prepared(
     insert(t.ticket_events), [c.name for c in t.ticket_events.columns if c.name != "id"]
 )
-WAITING_COUNTS = (
-    select(TK.service_id, func.count())
-    .where(
-        TK.site_id == bindparam("site_id"),
-        TK.day == bindparam("day"),
-        TK.status == TicketStatus.WAITING.value,
+WL = t.waiting_lines.c
+LINE_KEY = ["site_id", "day", "service_id", "target_counter_id", "priority"]
+
+
+def _move_waiting(insert_for: Any) -> Prepared:
+    """Adds `waiting` (1 or -1) to a line's count, creating its row."""
+    stmt = insert_for(t.waiting_lines)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=LINE_KEY, set_={"waiting": WL.waiting + stmt.excluded.waiting}
     )
-    .group_by(TK.service_id)
+    return Prepared(stmt, [*LINE_KEY, "waiting"])
+
+
+MOVE_WAITING = {"sqlite": _move_waiting(sqlite_insert), "postgresql": _move_waiting(pg_insert)}
+WAITING_COUNTS = (
+    select(WL.service_id, func.sum(WL.waiting))
+    .where(WL.site_id == bindparam("site_id"), WL.day == bindparam("day"))
+    .group_by(WL.service_id)
+    .having(func.sum(WL.waiting) > 0)
 )
 
 
-def _count_ahead(by_counter: bool, priority: bool) -> Any:
-    """Counts the waiting tickets of a line that stand before a given one."""
+def _line_sizes(by_counter: bool) -> Prepared:
+    """(priority 0/1, tickets waiting) of one line: a service's or a counter's own."""
+    line = (
+        WL.target_counter_id == bindparam("line")
+        if by_counter
+        else and_(WL.service_id == bindparam("line"), WL.target_counter_id == 0)
+    )
+    where = and_(WL.site_id == bindparam("site_id"), WL.day == bindparam("day"), line)
+    return Prepared(select(WL.priority, func.sum(WL.waiting)).where(where).group_by(WL.priority))
+
+
+def _count_beside(by_counter: bool, priority: bool, newer: bool) -> Prepared:
+    """Counts the waiting tickets of a line of the same kind (priority or ordinary) queued
+    after (`newer`) or before a given one: an index range from the given ticket on."""
     line = (
         TK.target_counter_id == bindparam("line")
         if by_counter
         else and_(TK.service_id == bindparam("line"), TK.target_counter_id.is_(None))
     )
-    older = or_(
-        TK.queued_at < bindparam("queued_at"),
-        and_(TK.queued_at == bindparam("queued_at"), TK.id < bindparam("id")),
-    )
-    before = (
-        and_(TK.priority.is_not(None), older) if priority else or_(TK.priority.is_not(None), older)
-    )
+    place = tuple_(TK.queued_at, TK.id)
+    given = tuple_(bindparam("queued_at", type_=TK.queued_at.type), bindparam("id"))
     return Prepared(
         select(func.count())
         .select_from(t.tickets)
@@ -86,12 +104,19 @@ def _count_ahead(by_counter: bool, priority: bool) -> Any:
             TK.day == bindparam("day"),
             TK.status == TicketStatus.WAITING.value,
             line,
-            before,
+            TK.priority.is_not(None) if priority else TK.priority.is_(None),
+            place > given if newer else place < given,
         )
     )
 
 
-COUNT_AHEAD = {(c, p): _count_ahead(c, p) for c in (False, True) for p in (False, True)}
+LINE_SIZES = {by_counter: _line_sizes(by_counter) for by_counter in (False, True)}
+COUNT_BESIDE = {
+    (c, p, n): _count_beside(c, p, n)
+    for c in (False, True)
+    for p in (False, True)
+    for n in (False, True)
+}
 
 
 def ticket_from_row(row: Any) -> Ticket:

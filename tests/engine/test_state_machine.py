@@ -593,7 +593,9 @@ class QueueMachine(RuleBasedStateMachine):
             counters = list(conn.execute(select(t.counters).order_by(t.counters.c.id)))
             events = list(conn.execute(select(t.ticket_events).order_by(t.ticket_events.c.id)))
             sequences = list(conn.execute(select(t.daily_sequences)))
+            lines = list(conn.execute(select(t.waiting_lines)))
         self.numbers_are_unique_and_gapless(tickets, sequences)
+        self.lines_are_counted_and_places_right(tickets, lines)
         self.counters_hold_their_tickets(tickets, counters)
         self.tickets_match_the_model(tickets)
         self.events_replay_to_the_tickets(tickets, counters, events)
@@ -614,6 +616,30 @@ class QueueMachine(RuleBasedStateMachine):
         taken = {(s.service_id, s.day): s.last for s in sequences}
         issued = {key: len(found) for key, found in seqs.items()}
         assert taken == issued, f"sequences taken {taken} but tickets issued {issued}"
+
+    def lines_are_counted_and_places_right(self, tickets: list[Ticket], lines: Rows) -> None:
+        """The stored line counts are the waiting tickets' lines, and every waiting ticket's
+        place (counted from them) is its index in `line_order` of its line."""
+        stored = {(r.day, r.service_id, r.target_counter_id, r.priority): r.waiting for r in lines}
+        waiting = [tk for tk in tickets if tk.status == W]
+        expected = Tally(
+            (tk.day, tk.service_id, tk.target_counter_id or 0, int(bool(tk.priority)))
+            for tk in waiting
+        )
+        assert {k: n for k, n in stored.items() if n} == dict(expected), (
+            f"line counts {stored}, expected {dict(expected)}"
+        )
+        with self.eng.repo.read(self.site_id) as tx:
+            for tk in waiting:
+                line = [
+                    other
+                    for other in waiting
+                    if other.day == tk.day
+                    and other.target_counter_id == tk.target_counter_id
+                    and (tk.target_counter_id is not None or other.service_id == tk.service_id)
+                ]
+                ahead = [other.id for other in line_order(line)].index(tk.id)
+                assert tx.count_ahead(tk) == ahead, f"{tk.number}: {tx.count_ahead(tk)} ahead"
 
     def counters_hold_their_tickets(self, tickets: list[Ticket], counters: Rows) -> None:
         """One counter per called/serving ticket and one ticket per counter, both ways."""

@@ -168,11 +168,19 @@ def read_all(url: str) -> tuple[list[Any], list[Any], dict[int, str], dict[str, 
                 code: sid for sid, code in conn.execute(select(t.services.c.id, t.services.c.code))
             }
             sequences = conn.execute(select(t.daily_sequences)).all()
+            lines = conn.execute(select(t.waiting_lines)).all()
     finally:
         db.dispose()
     last = {(s.service_id, s.day): s.last for s in sequences}
     for (service_id, day), n in Counter((x.origin_service_id, x.day) for x in tickets).items():
         assert last[(service_id, day)] == n, "the counter row must equal the tickets taken"
+    waiting = Counter(
+        (x.day, x.service_id, x.target_counter_id or 0, int(bool(x.priority)))
+        for x in tickets
+        if x.status == "waiting"
+    )
+    counted = {(r.day, r.service_id, r.target_counter_id, r.priority): r.waiting for r in lines}
+    assert {k: n for k, n in counted.items() if n} == dict(waiting), "line counts drifted"
     return tickets, events, counters, services
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from server.engine.model import Ticket, TicketStatus
 from server.storage import tables as t
 from server.storage.db import Database
-from server.storage.statements import COUNT_AHEAD, INSERT_TICKET, NEXT_SEQUENCE, ticket_values
+from server.storage.statements import COUNT_BESIDE, INSERT_TICKET, NEXT_SEQUENCE, ticket_values
 
 AT = datetime(2026, 11, 23, 2, 0, 0, 123456, tzinfo=UTC)
 
@@ -66,10 +66,11 @@ def test_prepared_counts_and_sequences(db_url: str) -> None:
             params = {"site_id": 1, "service_id": 1, "day": "2030-01-01"}
             assert [NEXT_SEQUENCE[name].scalar(conn, params) for _ in range(3)] == [1, 2, 3]
             ids = [INSERT_TICKET.scalar(conn, ticket_values(ticket(n))) for n in (1, 2, 3)]
-            count = COUNT_AHEAD[(False, False)]
+            older, newer = COUNT_BESIDE[(False, False, False)], COUNT_BESIDE[(False, False, True)]
             last = {"site_id": 1, "day": "2026-11-23", "line": 1, "queued_at": AT, "id": ids[-1]}
-            assert count.scalar(conn, last) == 2  # same instant: the smaller ids stand ahead
+            assert older.scalar(conn, last) == 2  # same instant: the smaller ids stand ahead
+            assert newer.scalar(conn, last) == 0
             first = {**last, "id": ids[0]}
-            assert count.scalar(conn, first) == 0
+            assert (older.scalar(conn, first), newer.scalar(conn, first)) == (0, 2)
     finally:
         db.dispose()
