@@ -29,6 +29,7 @@ lint: bootstrap
 	$(BIN)/mypy
 
 bench: bootstrap
+	$(BIN)/python bench/issue_cpu.py
 	$(BIN)/python bench/issue_load.py
 
 clean:
