@@ -125,3 +125,30 @@ def test_sqlite_runs_in_wal_with_synchronous_full(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     raw.close()
+
+
+def test_line_counts_are_filled_in_for_tickets_already_waiting(url: str) -> None:
+    """Migration 0004 counts the lines of a database that already holds waiting tickets."""
+    from alembic import command
+
+    dbs.prepare(url)
+    db = Database(url)
+    try:
+        engine = QueueEngine(SqlRepository(db), SystemClock(), CollectingSink())
+        for code, priority in (("TPHT", None), ("TPHT", None), ("DD", None), ("TPHT", "elderly")):
+            engine.issue(code, priority=priority)
+        config = migrate.alembic_config(db)
+        with db.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0003")
+        migrate.upgrade(db)
+        with db.read() as conn:
+            services = dict(conn.execute(select(t.services.c.code, t.services.c.id)).all())
+            lines = {
+                (r.service_id, r.target_counter_id, r.priority): r.waiting
+                for r in conn.execute(select(t.waiting_lines))
+            }
+        tpht, dd = services["TPHT"], services["DD"]
+        assert lines == {(tpht, 0, 0): 2, (tpht, 0, 1): 1, (dd, 0, 0): 1}
+    finally:
+        db.dispose()
