@@ -97,9 +97,12 @@ class GroupCommit:
         """Waits for the connection; joins the open transaction or starts one (as leader)."""
         with self._cond:
             self._queued += 1
-            while self._running or (self._batch is not None and self._batch.closed):
-                self._cond.wait()
-            self._queued -= 1
+            try:
+                while self._running or (self._batch is not None and self._batch.closed):
+                    self._cond.wait()
+            finally:  # also when the greenlet is killed while it waits: the leader counts on it
+                self._queued -= 1
+                self._cond.notify_all()
             self._running = True
             leader = self._batch is None
             if self._batch is None:
@@ -109,14 +112,26 @@ class GroupCommit:
             return self._batch, leader
 
     def _finish(self, batch: _Batch) -> None:
-        """The leader takes in the writers that are ready, then commits (or rolls back)."""
+        """The leader takes in the writers that are ready, then commits (or rolls back).
+        The transaction ends even if the leader is interrupted while it gathers (a greenlet
+        killed at shutdown): the writers that joined have done their work and wait for it."""
+        try:
+            self._gather(batch)
+        finally:
+            self._close(batch)
+
+    def _gather(self, batch: _Batch) -> None:
+        """Lets the ready writers run in the open transaction until none comes any more."""
         while batch.error is None and batch.writers < MAX_WRITERS:
             time.sleep(0)  # let the other greenlets reach `writer()`
             with self._cond:
                 if not self._queued and not self._running:
-                    break
+                    return
                 while (self._queued or self._running) and batch.writers < MAX_WRITERS:
                     self._cond.wait()
+
+    def _close(self, batch: _Batch) -> None:
+        """Takes the connection once the last writer is done, and ends the transaction."""
         with self._cond:
             batch.closed = True
             while self._running:

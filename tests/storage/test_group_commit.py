@@ -123,3 +123,24 @@ def test_concurrent_issuers_share_commits_and_numbers_stay_exact(tmp_path: Path)
     assert db.group.transactions < 200  # some commits were shared
     db.dispose()
     drop()
+
+
+def test_an_interrupted_leader_still_ends_its_transaction(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leader killed while it waits for more writers (gevent kills greenlets at shutdown)
+    still commits what its transaction holds, and the next transaction works."""
+    from server.storage import group_commit
+
+    def killed(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(group_commit.time, "sleep", killed)
+    with pytest.raises(KeyboardInterrupt), db.write() as conn:
+        insert("interrupted")(conn)
+    monkeypatch.undo()
+    assert [r.who for r in rows(db, "parent")] == ["interrupted"]
+    with db.write() as conn:
+        insert("next")(conn)
+    assert [r.who for r in rows(db, "parent")] == ["interrupted", "next"]
+    assert (db.group.transactions, db.group.writers) == (2, 2)
