@@ -100,9 +100,11 @@ class GroupCommit:
             try:
                 while self._running or (self._batch is not None and self._batch.closed):
                     self._cond.wait()
-            finally:  # also when the greenlet is killed while it waits: the leader counts on it
+            except BaseException:  # killed while it waits: the leader must stop counting on it
                 self._queued -= 1
                 self._cond.notify_all()
+                raise
+            self._queued -= 1
             self._running = True
             leader = self._batch is None
             if self._batch is None:

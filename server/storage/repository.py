@@ -50,9 +50,8 @@ ServiceCache = dict[int, tuple[int, tuple[Service, ...]]]
 class SqlTx:
     """One transaction on one site; caches the small catalogue tables for its duration."""
 
-    def __init__(self, conn: Connection, site_id: int, cache: ServiceCache | None = None) -> None:
-        self.conn, self.site_id = conn, site_id
-        self._cache: ServiceCache = {} if cache is None else cache
+    def __init__(self, conn: Connection, site_id: int, cache: ServiceCache) -> None:
+        self.conn, self.site_id, self._cache = conn, site_id, cache
         self._site: Site | None = None
         self._services: tuple[Service, ...] | None = None
         self._catalog_changed = False  # then what this transaction reads may yet roll back

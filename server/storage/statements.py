@@ -8,6 +8,7 @@ those whose results need no conversion are `Prepared` (run on the driver's curso
 from __future__ import annotations
 
 import json
+from itertools import product
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, tuple_
@@ -111,12 +112,7 @@ def _count_beside(by_counter: bool, priority: bool, newer: bool) -> Prepared:
 
 
 LINE_SIZES = {by_counter: _line_sizes(by_counter) for by_counter in (False, True)}
-COUNT_BESIDE = {
-    (c, p, n): _count_beside(c, p, n)
-    for c in (False, True)
-    for p in (False, True)
-    for n in (False, True)
-}
+COUNT_BESIDE = {key: _count_beside(*key) for key in product((False, True), repeat=3)}
 
 
 def ticket_from_row(row: Any) -> Ticket:
