@@ -48,6 +48,7 @@ class SocketSink:
         self._queue_lock = threading.Lock()
         self._queue_pending: set[int] = set()
         self._queue_sent_at: dict[int, float] = {}
+        self._queue_last: dict[int, dict[str, int]] = {}
         self._tasks: list[Any] = []
 
     def publish(self, events: Sequence[Event]) -> None:
@@ -115,9 +116,15 @@ class SocketSink:
                 self._queue_pending.discard(site_id)
             self._queue_sent_at[site_id] = time.monotonic()
             assert self.views is not None
+            waiting = self.views.waiting_counts()
+            # A count can already include a commit whose own signal is still on its way; the
+            # send that signal schedules then finds nothing new, and displays need no repeat.
+            if self._queue_last.get(site_id) == waiting:
+                return
+            self._queue_last[site_id] = waiting
             self.socketio.emit(
                 Emit.QUEUE_CHANGED.value,
-                {"waiting": self.views.waiting_counts()},
+                {"waiting": waiting},
                 namespace=Namespace.DISPLAY.value,
                 to=site_room(site_id),
             )
