@@ -166,9 +166,9 @@ def check(db: Path, answered: int) -> dict[str, int]:
     return {"dups": dups, "gaps": gaps, "lost": answered - rows}
 
 
-def run(kind: str, kiosks: int, keep: bool, setup: dict[str, Any], args: Any) -> dict[str, Any]:
-    """One configuration against a fresh database: the row of the results table."""
-    tmp, db = setup["tmp"], setup["tmp"] / f"{kind}-{kiosks}-{keep}.db"
+def measure(kind: str, kiosks: int, keep: bool, setup: dict[str, Any], args: Any, n: int):
+    """One timed run of one server on a fresh database: what the client and the check saw."""
+    tmp, db = setup["tmp"], setup["tmp"] / f"{kind}-{kiosks}-{keep}-{n}.db"
     if kind == "luot":
         shutil.copy(tmp / "template.db", db)
     server, port = start(kind, db, tmp)
@@ -184,15 +184,32 @@ def run(kind: str, kiosks: int, keep: bool, setup: dict[str, Any], args: Any) ->
         server_cpu = cpu_seconds(server.pid) - cpu_before
     server.terminate()
     server.wait(timeout=30)
-    elapsed = max(s["end"] for s in states) - at
     latencies = [x for s in states for x in s["latencies"]]
     ok = sum(s["statuses"].get(201, 0) for s in states)
+    errors = sum(s["errors"] for s in states) + len(latencies) - ok
+    errors += warm["errors"] + len(warm["latencies"]) - warmed
+    return {
+        "elapsed": max(s["end"] for s in states) - at,
+        "latencies": latencies,
+        "ok": ok,
+        "errors": errors,
+        "client_cpu": sum(s["cpu"] for s in states),
+        "server_cpu": server_cpu,
+        **check(db, ok + warmed),
+    }
+
+
+def pooled(kind: str, kiosks: int, keep: bool, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The row of the results table from one or more runs: tickets over the time of them
+    all, percentiles over every answer, the database checks and errors added up."""
+    elapsed = sum(r["elapsed"] for r in runs)
+    latencies = [x for r in runs for x in r["latencies"]]
+    ok = sum(r["ok"] for r in runs)
     row = summary(kind, "keep-alive" if keep else "fresh", kiosks, latencies, ok, elapsed)
-    row["errors"] = sum(s["errors"] for s in states) + len(latencies) - ok
-    row["errors"] += warm["errors"] + len(warm["latencies"]) - warmed
-    row.update(check(db, ok + warmed))
-    row["client_cpu"] = f"{100 * sum(s['cpu'] for s in states) / elapsed:.0f}%"
-    row["server_cpu"] = f"{100 * server_cpu / elapsed:.0f}%"
+    for name in ("errors", "dups", "gaps", "lost"):
+        row[name] = sum(r[name] for r in runs)
+    row["client_cpu"] = f"{100 * sum(r['client_cpu'] for r in runs) / elapsed:.0f}%"
+    row["server_cpu"] = f"{100 * sum(r['server_cpu'] for r in runs) / elapsed:.0f}%"
     return row
 
 
@@ -267,8 +284,9 @@ def main() -> None:
     """Parses options, prepares, runs every configuration and reports."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kiosks", default="16", help="kiosk counts, e.g. 1,4,16 (16)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="per configuration (10)")
-    parser.add_argument("--tickets", type=int, default=10_000, help="at most, per config (10000)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per run (5)")
+    parser.add_argument("--tickets", type=int, default=10_000, help="at most, per run (10000)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per configuration (3)")
     parser.add_argument("--keepalive", action="store_true", help="keep-alive connections")
     parser.add_argument("--fresh", action="store_true", help="one connection per ticket")
     parser.add_argument("--clients", type=int, default=1, help="client processes (1)")
@@ -286,13 +304,19 @@ def main() -> None:
         print(table(rows), flush=True)
         for keep in modes:
             for kiosks in counts:
-                for kind in ("bare", "luot"):
-                    row = run(kind, kiosks, keep, setup, args)
-                    if kind == "luot":  # against the bare run just before, same settings
-                        row["vs_bare"] = f"{row['t/s'] / rows[-1]['t/s']:.2f}×"
+                # Rounds alternate the two servers, so both see the machine's good and bad
+                # moments; each row pools its rounds.
+                runs: dict[str, list[dict[str, Any]]] = {"bare": [], "luot": []}
+                for n in range(args.rounds):
+                    for kind in runs:
+                        runs[kind].append(measure(kind, kiosks, keep, setup, args, n))
+                        one = pooled(kind, kiosks, keep, runs[kind][-1:])
+                        print(f"round {n + 1}: " + table([one]).splitlines()[-1], flush=True)
+                bare, luot = (pooled(k, kiosks, keep, runs[k]) for k in ("bare", "luot"))
+                luot["vs_bare"] = f"{luot['t/s'] / bare['t/s']:.2f}×"
+                for row in (bare, luot):
                     row["vs_raw"] = f"{row['t/s'] / rows[0]['t/s']:.2f}×"
                     rows.append(row)
-                    print(table([row]).splitlines()[-1], flush=True)
     print("\n" + table(rows) + "\n\n" + "\n".join(verdict(rows)))
     if args.markdown:
         command = " ".join(["python bench/issue_load.py", *sys.argv[1:]])
