@@ -68,21 +68,21 @@ TOKEN_CACHE_SECONDS = 5.0
 
 
 def token_principal(token: str) -> Principal | None:
-    """The token's principal, from a short per-process cache (unknown tokens are not cached)."""
+    """The token's principal, from a short per-process cache (unknown tokens are not cached).
+    The cache is keyed by the token as sent: a hit costs no hashing."""
     cache: dict[str, tuple[Principal, float]] = current_app.extensions.setdefault(
         "luot_token_cache", {}
     )
-    key = accounts.token_hash(token)
     now = time.monotonic()
-    hit = cache.get(key)
+    hit = cache.get(token)
     if hit is not None and hit[1] > now:
         return hit[0]
     with _database().read() as conn:
-        found = accounts.token_principal_by_hash(conn, key)
+        found = accounts.token_principal_by_hash(conn, accounts.token_hash(token))
     if found is not None:
         if len(cache) > 10_000:  # bounded: many devices, never many thousands
             cache.clear()
-        cache[key] = (found, now + TOKEN_CACHE_SECONDS)
+        cache[token] = (found, now + TOKEN_CACHE_SECONDS)
     return found
 
 
