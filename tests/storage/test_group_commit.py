@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from server.engine.clock import SystemClock
 from server.engine.engine import QueueEngine
@@ -144,3 +144,35 @@ def test_an_interrupted_leader_still_ends_its_transaction(
         insert("next")(conn)
     assert [r.who for r in rows(db, "parent")] == ["interrupted", "next"]
     assert (db.group.transactions, db.group.writers) == (2, 2)
+
+
+def test_a_transaction_takes_at_most_max_writers(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten writers queued behind a busy one go in transactions of at most MAX_WRITERS."""
+    from server.storage import group_commit
+
+    monkeypatch.setattr(group_commit, "MAX_WRITERS", 3)
+    sizes: list[int] = []  # writers in each transaction, read as it commits
+    event.listen(db.engine, "commit", lambda _conn: sizes.append(db.group.writers - sum(sizes)))
+    everyone_queued = threading.Event()
+
+    def write(n: int) -> None:
+        with db.write() as conn:
+            insert(f"w{n}")(conn)
+            if n == 0:  # the first one holds the connection until the others wait for it
+                everyone_queued.wait(10)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(10)]
+    threads[0].start()
+    while db.group.writers < 1:
+        time.sleep(0.001)
+    for thread in threads[1:]:
+        thread.start()
+    while db.group.queued < 9:
+        time.sleep(0.001)
+    everyone_queued.set()
+    for thread in threads:
+        thread.join(10)
+    assert sum(sizes) == 10 and max(sizes) == 3, sizes
+    assert len(rows(db, "parent")) == 10
