@@ -52,7 +52,7 @@ class GroupCommit:
         # Under gunicorn's gevent worker threading is monkey-patched: waiting yields. Each
         # waiter has its own condition, so a change wakes only whom it concerns (one wake-up
         # for all waiters cost a 16-kiosk burst ~5% of its time).
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # an RLock knows its owner: a Lock is probed to notify
         self._turn = threading.Condition(self._lock)  # queued writers, for the connection
         self._leader = threading.Condition(self._lock)  # the leader, for its writers to end
         self._batch: _Batch | None = None
