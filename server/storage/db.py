@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -92,30 +91,6 @@ def _sqlite_begin(conn: Connection) -> None:
     driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # straight to sqlite3: it is hot
 
 
-def off_the_hub(call: Callable[[], None]) -> None:
-    """Runs a blocking call (a commit and its fsync) in gevent's threadpool when gevent has
-    patched threads, so the worker's other greenlets go on meanwhile; else runs it here.
-    sqlite3 releases the GIL while SQLite works, so both really run at once. A caller
-    interrupted while it waits (a greenlet killed at shutdown) still waits for the call to
-    end, so what the call did is known; the interruption is raised after it."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is None or not monkey.is_module_patched("threading"):
-        call()
-        return
-    from gevent import get_hub  # type: ignore[import-untyped]
-
-    done = get_hub().threadpool.spawn(call)
-    interruption: BaseException | None = None
-    while not done.ready():
-        try:
-            done.wait()
-        except BaseException as error:
-            interruption = interruption or error
-    if interruption is not None:
-        raise interruption
-    done.get()  # the call's own error
-
-
 def _busy(error: Exception) -> bool:
     """SQLite said another connection holds the lock."""
     message = str(getattr(error, "orig", error)).lower()
@@ -129,7 +104,7 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **kwargs)
         self.sqlite = is_sqlite(self.engine)
-        self.group = GroupCommit(self._begin_write, self._end_write, off_the_hub)
+        self.group = GroupCommit(self._begin_write, self._end_write)
         self._writer: Connection | None = None  # kept between transactions (one at a time)
 
     def _begin_write(self) -> Connection:

@@ -1,8 +1,7 @@
 """Group commit: writers that come while a write transaction is open share its commit.
 
-SQLite in WAL with synchronous=FULL syncs its log at every commit. So one transaction serves
-every writer that is ready, and its commit runs through `blocking` (under gevent: in a thread
-of gevent's pool, while the other greenlets go on and queue for the next one): each writer
+SQLite in WAL with synchronous=FULL syncs its log at every commit, and under gevent the whole
+worker waits for that sync. So one transaction serves every writer that is ready: each writer
 runs alone on the connection inside its own savepoint (its error undoes only its own work),
 and every writer of the transaction returns once the shared commit is durable. When a
 writer finishes and nobody is waiting, the first writer (the leader) lets the other
@@ -33,7 +32,6 @@ class _Batch:
     writers: int = 0
     closed: bool = False  # committing: nobody joins any more
     done: bool = False
-    committed: bool = False
     error: BaseException | None = None  # the commit failed: every writer gets this
 
 
@@ -41,14 +39,10 @@ class GroupCommit:
     """Hands out one write transaction at a time, shared by the writers ready to use it."""
 
     def __init__(
-        self,
-        begin: Callable[[], Connection],
-        end: Callable[[Connection, bool], None],
-        blocking: Callable[[Callable[[], None]], None] = lambda call: call(),
+        self, begin: Callable[[], Connection], end: Callable[[Connection, bool], None]
     ) -> None:
         self._begin = begin  # a connection with its write transaction begun
         self._end_with = end  # takes the connection back (False: it may be broken)
-        self._blocking = blocking  # runs the commit (its fsync), e.g. off gevent's hub
         # Under gunicorn's gevent worker threading is monkey-patched: waiting yields. Each
         # waiter has its own condition, so a change wakes only whom it concerns (one wake-up
         # for all waiters cost a 16-kiosk burst ~5% of its time).
@@ -157,39 +151,26 @@ class GroupCommit:
             while self._running:
                 self._leader.wait()
             self._running = True
-        interruption: BaseException | None = None
         try:
             if batch.conn is not None:
-                interruption = self._end(batch)
+                self._end(batch)
         finally:
             with self._lock:
                 self._batch, self._running, batch.done = None, False, True
                 self.transactions += 1
                 batch.ended.notify_all()
                 self._turn.notify()  # the next leader
-        if interruption is not None:  # the leader was killed while its commit went through
-            raise interruption
 
-    def _end(self, batch: _Batch) -> BaseException | None:
+    def _end(self, batch: _Batch) -> None:
         """Commits, or rolls back a failed transaction; a connection that cannot even roll
-        back is discarded rather than handed to the next transaction. Returns what
-        interrupted the leader while a commit that went through was running, if anything."""
+        back is discarded rather than handed to the next transaction."""
         conn = batch.conn
         assert conn is not None
-
-        def commit() -> None:
-            conn.commit()
-            batch.committed = True
-
-        interruption = None
         try:
             if batch.error is None:
-                self._blocking(commit)
+                conn.commit()
         except BaseException as error:
-            if batch.committed:
-                interruption = error
-            else:
-                batch.error = error
+            batch.error = error
         try:
             if batch.error is not None:
                 conn.rollback()
@@ -200,4 +181,3 @@ class GroupCommit:
         except BaseException:
             conn.invalidate()
         self._end_with(conn, batch.error is None)
-        return interruption
