@@ -141,7 +141,9 @@ class GroupCommit:
             with self._lock:
                 if not self._queued and not self._running:
                     return
-                while (self._queued or self._running) and batch.writers < MAX_WRITERS:
+                # Until the connection is free and nobody waits, unless the transaction
+                # takes nobody more (full, or failed: its queued writers wait for its end).
+                while (self._queued or self._running) and self._open(batch):
                     self._leader.wait()
 
     def _close(self, batch: _Batch) -> None:

@@ -176,3 +176,50 @@ def test_a_transaction_takes_at_most_max_writers(
         thread.join(10)
     assert sum(sizes) == 10 and max(sizes) == 3, sizes
     assert len(rows(db, "parent")) == 10
+
+
+def test_a_transaction_broken_by_one_writer_ends_and_the_queued_writer_goes_on(
+    db: Database,
+) -> None:
+    """A writer that breaks the shared transaction itself (here: a raw ROLLBACK, so its
+    savepoint is gone) fails the transaction for all of its writers; a writer queued
+    meanwhile is not left waiting for it, and runs in the next transaction."""
+    outcome: dict[str, BaseException | None] = {}
+    queued = threading.Event()
+
+    def write(name: str, body: Callable[[Any], None]) -> None:
+        try:
+            with db.write() as conn:
+                body(conn)
+            outcome[name] = None
+        except BaseException as error:
+            outcome[name] = error
+
+    def leader_body(conn: Any) -> None:
+        insert("leader")(conn)
+        queued.wait(10)  # hold the connection until both others wait for it
+
+    def breaks(conn: Any) -> None:
+        conn.exec_driver_sql("ROLLBACK")
+
+    threads = {
+        "leader": threading.Thread(daemon=True, target=write, args=("leader", leader_body)),
+        "breaks": threading.Thread(daemon=True, target=write, args=("breaks", breaks)),
+        "later": threading.Thread(daemon=True, target=write, args=("later", insert("later"))),
+    }
+    threads["leader"].start()
+    while db.group.writers < 1:
+        time.sleep(0.001)
+    threads["breaks"].start()
+    while db.group.queued < 1:
+        time.sleep(0.001)
+    threads["later"].start()
+    while db.group.queued < 2:
+        time.sleep(0.001)
+    queued.set()
+    for thread in threads.values():
+        thread.join(5)  # daemon threads: a writer left waiting fails the test, not the run
+    assert not any(t.is_alive() for t in threads.values()), "a writer was left waiting"
+    assert outcome["leader"] is not None and outcome["breaks"] is outcome["leader"]
+    assert outcome["later"] is None
+    assert [r.who for r in rows(db, "parent")] == ["later"]
