@@ -118,6 +118,8 @@ class GroupCommit:
                 self._batch = _Batch(threading.Condition(self._lock))
             self._batch.writers += 1
             self.writers += 1
+            if not self._open(self._batch):  # full: its leader stops gathering and closes it
+                self._leader.notify()
             return self._batch, leader
 
     @staticmethod
@@ -147,11 +149,17 @@ class GroupCommit:
                     self._leader.wait()
 
     def _close(self, batch: _Batch) -> None:
-        """Takes the connection once the last writer is done, and ends the transaction."""
+        """Takes the connection once the last writer is done, and ends the transaction. An
+        interruption while a writer still runs waits for it, ends the transaction, and is
+        raised after: a transaction left open would keep every later writer waiting."""
+        interruption: BaseException | None = None
         with self._lock:
             batch.closed = True
             while self._running:
-                self._leader.wait()
+                try:
+                    self._leader.wait()
+                except BaseException as error:
+                    interruption = interruption or error
             self._running = True
         try:
             if batch.conn is not None:
@@ -162,6 +170,8 @@ class GroupCommit:
                 self.transactions += 1
                 batch.ended.notify_all()
                 self._turn.notify()  # the next leader
+        if interruption is not None:
+            raise interruption
 
     def _end(self, batch: _Batch) -> None:
         """Commits, or rolls back a failed transaction; a connection that cannot even roll

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -223,3 +224,64 @@ def test_a_transaction_broken_by_one_writer_ends_and_the_queued_writer_goes_on(
     assert outcome["leader"] is not None and outcome["breaks"] is outcome["leader"]
     assert outcome["later"] is None
     assert [r.who for r in rows(db, "parent")] == ["later"]
+
+
+def test_a_leader_interrupted_while_a_writer_runs_still_ends_the_transaction(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leader of a full transaction is interrupted while it waits for the last writer
+    to finish: it still commits for that writer, then raises; the next writer goes on."""
+    from server.storage import group_commit
+
+    monkeypatch.setattr(group_commit, "MAX_WRITERS", 2)
+    interrupted = threading.Event()
+
+    class InterruptedOnce(threading.Condition):
+        """The leader's condition; its first wait in `_close` is interrupted."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            if sys._getframe(1).f_code.co_name == "_close" and not interrupted.is_set():
+                interrupted.set()
+                raise KeyboardInterrupt
+            return super().wait(timeout)
+
+    outcome: dict[str, BaseException | None] = {}
+    follower_runs, release = threading.Event(), threading.Event()
+
+    def write(name: str, body: Callable[[Any], None]) -> None:
+        try:
+            with db.write() as conn:
+                body(conn)
+            outcome[name] = None
+        except BaseException as error:
+            outcome[name] = error
+
+    def leader_body(conn: Any) -> None:
+        insert("leader")(conn)
+        while db.group.queued < 1:  # hold the connection until the follower waits for it
+            time.sleep(0.001)
+        db.group._leader = InterruptedOnce(db.group._lock)
+
+    def follower_body(conn: Any) -> None:
+        insert("follower")(conn)
+        follower_runs.set()
+        release.wait(10)  # still running when the leader, its transaction full, closes it
+
+    leader = threading.Thread(daemon=True, target=write, args=("leader", leader_body))
+    follower = threading.Thread(daemon=True, target=write, args=("follower", follower_body))
+    leader.start()
+    while db.group.writers < 1:
+        time.sleep(0.001)
+    follower.start()
+    follower_runs.wait(10)
+    interrupted.wait(10)  # the leader was interrupted while the follower still ran
+    release.set()
+    leader.join(5)
+    follower.join(5)
+    assert not leader.is_alive() and not follower.is_alive()
+    assert isinstance(outcome["leader"], KeyboardInterrupt)
+    assert outcome["follower"] is None
+    assert [r.who for r in rows(db, "parent")] == ["leader", "follower"]
+    with db.write() as conn:  # the next transaction works
+        insert("next")(conn)
+    assert [r.who for r in rows(db, "parent")] == ["leader", "follower", "next"]
