@@ -166,7 +166,9 @@ def check(db: Path, answered: int) -> dict[str, int]:
     return {"dups": dups, "gaps": gaps, "lost": answered - rows}
 
 
-def measure(kind: str, kiosks: int, keep: bool, setup: dict[str, Any], args: Any, n: int):
+def measure(
+    kind: str, kiosks: int, keep: bool, setup: dict[str, Any], args: Any, n: int
+) -> dict[str, Any]:
     """One timed run of one server on a fresh database: what the client and the check saw."""
     tmp, db = setup["tmp"], setup["tmp"] / f"{kind}-{kiosks}-{keep}-{n}.db"
     if kind == "luot":

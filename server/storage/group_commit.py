@@ -138,7 +138,7 @@ class GroupCommit:
 
     def _gather(self, batch: _Batch) -> None:
         """Lets the ready writers run in the open transaction until none comes any more."""
-        while batch.error is None and batch.writers < MAX_WRITERS:
+        while self._open(batch):  # not full, not failed (a failure closes it)
             time.sleep(0)  # let the other greenlets reach `writer()`
             with self._lock:
                 if not self._queued and not self._running:

@@ -59,12 +59,10 @@ def in_one_transaction(db: Database, first: Callable[[Any], None], second: Calla
 
     leader = threading.Thread(target=run, args=("first", first, True))
     leader.start()
-    while db.group.writers < 1:
-        time.sleep(0.001)
+    until(lambda: db.group.writers >= 1)
     follower = threading.Thread(target=run, args=("second", second, False))
     follower.start()
-    while db.group.queued < 1:
-        time.sleep(0.001)
+    until(lambda: db.group.queued >= 1)
     second_waits.set()
     leader.join(10)
     follower.join(10)
@@ -73,6 +71,29 @@ def in_one_transaction(db: Database, first: Callable[[Any], None], second: Calla
 
 def insert(who: str) -> Callable[[Any], None]:
     return lambda conn: conn.execute(text("INSERT INTO parent (who) VALUES (:w)"), {"w": who})
+
+
+def until(condition: Callable[[], bool]) -> None:
+    """Waits for another thread to bring the condition about."""
+    while not condition():
+        time.sleep(0.001)
+
+
+def writer_thread(
+    db: Database, outcome: dict[str, BaseException | None], name: str, body: Callable[[Any], None]
+) -> threading.Thread:
+    """A daemon thread running `body` as one writer, recording what it raised under `name`
+    (a writer left waiting then fails its test, not the whole run)."""
+
+    def write() -> None:
+        try:
+            with db.write() as conn:
+                body(conn)
+            outcome[name] = None
+        except BaseException as error:
+            outcome[name] = error
+
+    return threading.Thread(target=write, daemon=True)
 
 
 def test_a_failing_writer_undoes_only_its_own_work(db: Database) -> None:
@@ -166,12 +187,10 @@ def test_a_transaction_takes_at_most_max_writers(
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(10)]
     threads[0].start()
-    while db.group.writers < 1:
-        time.sleep(0.001)
+    until(lambda: db.group.writers >= 1)
     for thread in threads[1:]:
         thread.start()
-    while db.group.queued < 9:
-        time.sleep(0.001)
+    until(lambda: db.group.queued >= 9)
     everyone_queued.set()
     for thread in threads:
         thread.join(10)
@@ -188,14 +207,6 @@ def test_a_transaction_broken_by_one_writer_ends_and_the_queued_writer_goes_on(
     outcome: dict[str, BaseException | None] = {}
     queued = threading.Event()
 
-    def write(name: str, body: Callable[[Any], None]) -> None:
-        try:
-            with db.write() as conn:
-                body(conn)
-            outcome[name] = None
-        except BaseException as error:
-            outcome[name] = error
-
     def leader_body(conn: Any) -> None:
         insert("leader")(conn)
         queued.wait(10)  # hold the connection until both others wait for it
@@ -204,22 +215,19 @@ def test_a_transaction_broken_by_one_writer_ends_and_the_queued_writer_goes_on(
         conn.exec_driver_sql("ROLLBACK")
 
     threads = {
-        "leader": threading.Thread(daemon=True, target=write, args=("leader", leader_body)),
-        "breaks": threading.Thread(daemon=True, target=write, args=("breaks", breaks)),
-        "later": threading.Thread(daemon=True, target=write, args=("later", insert("later"))),
+        "leader": writer_thread(db, outcome, "leader", leader_body),
+        "breaks": writer_thread(db, outcome, "breaks", breaks),
+        "later": writer_thread(db, outcome, "later", insert("later")),
     }
     threads["leader"].start()
-    while db.group.writers < 1:
-        time.sleep(0.001)
+    until(lambda: db.group.writers >= 1)
     threads["breaks"].start()
-    while db.group.queued < 1:
-        time.sleep(0.001)
+    until(lambda: db.group.queued >= 1)
     threads["later"].start()
-    while db.group.queued < 2:
-        time.sleep(0.001)
+    until(lambda: db.group.queued >= 2)
     queued.set()
     for thread in threads.values():
-        thread.join(5)  # daemon threads: a writer left waiting fails the test, not the run
+        thread.join(5)
     assert not any(t.is_alive() for t in threads.values()), "a writer was left waiting"
     assert outcome["leader"] is not None and outcome["breaks"] is outcome["leader"]
     assert outcome["later"] is None
@@ -248,18 +256,9 @@ def test_a_leader_interrupted_while_a_writer_runs_still_ends_the_transaction(
     outcome: dict[str, BaseException | None] = {}
     follower_runs, release = threading.Event(), threading.Event()
 
-    def write(name: str, body: Callable[[Any], None]) -> None:
-        try:
-            with db.write() as conn:
-                body(conn)
-            outcome[name] = None
-        except BaseException as error:
-            outcome[name] = error
-
     def leader_body(conn: Any) -> None:
         insert("leader")(conn)
-        while db.group.queued < 1:  # hold the connection until the follower waits for it
-            time.sleep(0.001)
+        until(lambda: db.group.queued >= 1)  # hold the connection until the follower waits
         db.group._leader = InterruptedOnce(db.group._lock)
 
     def follower_body(conn: Any) -> None:
@@ -267,11 +266,10 @@ def test_a_leader_interrupted_while_a_writer_runs_still_ends_the_transaction(
         follower_runs.set()
         release.wait(10)  # still running when the leader, its transaction full, closes it
 
-    leader = threading.Thread(daemon=True, target=write, args=("leader", leader_body))
-    follower = threading.Thread(daemon=True, target=write, args=("follower", follower_body))
+    leader = writer_thread(db, outcome, "leader", leader_body)
+    follower = writer_thread(db, outcome, "follower", follower_body)
     leader.start()
-    while db.group.writers < 1:
-        time.sleep(0.001)
+    until(lambda: db.group.writers >= 1)
     follower.start()
     follower_runs.wait(10)
     interrupted.wait(10)  # the leader was interrupted while the follower still ran
