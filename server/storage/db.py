@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from .group_commit import GroupCommit
+from .process_lock import ProcessLock, lock_path
 
 #: How long a writer keeps trying to take SQLite's write lock held by another process.
 LOCK_PATIENCE_SECONDS = 30.0
@@ -106,25 +107,40 @@ class Database:
         self.sqlite = is_sqlite(self.engine)
         self.group = GroupCommit(self._begin_write, self._end_write)
         self._writer: Connection | None = None  # kept between transactions (one at a time)
+        path = lock_path(self.engine.url.database) if self.sqlite else None
+        self._turns = ProcessLock(path) if path else None  # the processes' turns to write
 
     def _begin_write(self) -> Connection:
-        """The writers' connection holding SQLite's write lock (BEGIN IMMEDIATE, retried
-        across processes). It stays open between transactions: no pool checkout and reset."""
+        """The writers' connection holding SQLite's write lock: this process's turn first
+        (`ProcessLock`), then BEGIN IMMEDIATE (retried while a program that does not take
+        turns, such as sqlite-utils, writes). It stays open between transactions."""
         conn = self._writer or self.engine.connect().execution_options(luot_write=True)
         self._writer = None
         try:
-            patiently(conn.begin, BUSY_ERRORS, conn.rollback)
+            if self._turns is not None:
+                self._turns.acquire()
+            try:
+                patiently(conn.begin, BUSY_ERRORS, conn.rollback)
+            except BaseException:
+                if self._turns is not None:
+                    self._turns.release()
+                raise
         except BaseException:
             conn.close()
             raise
         return conn
 
     def _end_write(self, conn: Connection, reusable: bool) -> None:
-        """Keeps the writers' connection for the next transaction, or closes a broken one."""
-        if reusable and not conn.closed and not conn.invalidated:
-            self._writer = conn
-        else:
-            conn.close()
+        """Ends this process's turn; keeps the writers' connection for the next transaction,
+        or closes a broken one."""
+        try:
+            if reusable and not conn.closed and not conn.invalidated:
+                self._writer = conn
+            else:
+                conn.close()
+        finally:
+            if self._turns is not None:
+                self._turns.release()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -165,4 +181,6 @@ class Database:
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
+        if self._turns is not None:
+            self._turns.close()
         self.engine.dispose()

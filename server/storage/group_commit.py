@@ -192,4 +192,5 @@ class GroupCommit:
                     driver.execute("ROLLBACK")  # type: ignore[union-attr]
         except BaseException:
             conn.invalidate()
-        self._end_with(conn, batch.error is None)
+        finally:
+            self._end_with(conn, batch.error is None)  # always: it ends the process's turn
