@@ -66,11 +66,22 @@ def init(ctx: Context, demo: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes on the port (one per CPU core at most); each client address stays"
+    " with one. More than one needs LUOT_REDIS_URL.",
+)
+def serve(host: str, port: int, workers: int) -> None:
     """Run the production server (gunicorn, gevent worker) and print the pages' URLs."""
-    from server.serve import run
+    from server.serve import ServeError, run
 
-    run(host, port, Config.from_env())
+    try:
+        run(host, port, Config.from_env(), workers)
+    except ServeError as error:
+        fail(error)
 
 
 @main.group()

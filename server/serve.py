@@ -1,8 +1,14 @@
-"""`luot serve`: gunicorn with one gevent worker (DESIGN.md), never a development server."""
+"""`luot serve`: gunicorn with one gevent worker (DESIGN.md), never a development server.
+
+`--workers N` runs N gevent workers, and each client address always reaches the same one
+(`server.sticky`): Socket.IO's long-polling sessions live in one process. Their events meet
+in Redis (LUOT_REDIS_URL), and their SQLite writers take turns (`server.storage.process_lock`).
+"""
 
 from __future__ import annotations
 
 import gc
+import socket
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -66,7 +72,7 @@ def urls(host: str, port: int) -> list[tuple[str, str]]:
     ]
 
 
-def on_ready(host: str, port: int) -> Any:
+def on_ready(host: str, port: int, workers: int = 1) -> Any:
     """gunicorn's when_ready hook: prints where to go."""
 
     def hook(_server: Any) -> None:
@@ -74,17 +80,24 @@ def on_ready(host: str, port: int) -> Any:
             " (and every other address of this machine)" if host in ("0.0.0.0", "::") else ""
         )
         print(f"Luot is serving on {base_url(host, port)}{everywhere}", flush=True)
+        if workers > 1:
+            print(f"  {workers} worker processes; each client address stays with one", flush=True)
         for label, url in urls(host, port):
             print(f"  {label:<18} {url}", flush=True)
 
     return hook
 
 
-def run(host: str, port: int, config: Config) -> None:
+class ServeError(Exception):
+    """`luot serve` cannot start as asked; `code` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def run(host: str, port: int, config: Config, workers: int = 1) -> None:
     """Runs gunicorn in the foreground until stopped."""
-    # One worker per process: gunicorn's own balancing is not sticky, which Socket.IO's
-    # polling needs. Several processes: one `luot serve` per port behind nginx (ip_hash)
-    # with LUOT_REDIS_URL set.
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "worker_class": "gevent",
@@ -99,4 +112,40 @@ def run(host: str, port: int, config: Config) -> None:
         "when_ready": on_ready(host, port),
         "worker_connections": 10000,
     }
+    if workers > 1:
+        if not config["LUOT_REDIS_URL"]:
+            raise ServeError(
+                "workers_need_redis",
+                "several workers need LUOT_REDIS_URL: a call made in one must reach the screens"
+                " connected to the others",
+            )
+        refuse_if_taken(host, port)  # SO_REUSEPORT would share it with a server already there
+        config.secret_key()  # made once, before the workers start, so that they all sign alike
+        # Each worker binds the port itself (SO_REUSEPORT): the kernel then picks a worker by
+        # the client's address, see server/sticky.py.
+        options.update(workers=workers, reuse_port=True, post_fork=stick(workers))
+        options["when_ready"] = on_ready(host, port, workers)
     LuotServer(options).run()
+
+
+def refuse_if_taken(host: str, port: int) -> None:
+    """Raises `port_in_use` when something listens on the address already."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ServeError("port_in_use", f"cannot listen on {host}:{port}: {error}") from None
+
+
+def stick(workers: int) -> Any:
+    """gunicorn's post_fork hook: the new worker's socket joins the port's group, whose
+    connections then go by client address."""
+
+    def hook(_server: Any, worker: Any) -> None:
+        from server import sticky
+
+        for listener in worker.sockets:
+            sticky.attach(listener.sock, workers)
+
+    return hook

@@ -135,7 +135,8 @@ def free_port() -> int:
 class LiveServer:
     """A real `luot serve` (gunicorn + gevent) in a subprocess, on a free port."""
 
-    def __init__(self, db_url: str, workdir: Path, **env: str) -> None:
+    def __init__(self, db_url: str, workdir: Path, *args: str, **env: str) -> None:
+        self.args = args  # more options of `luot serve`
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "LUOT_DATABASE_URL": db_url, "LUOT_SECRET_KEY": "live", **env}
@@ -145,6 +146,7 @@ class LiveServer:
     def start(self) -> LiveServer:
         """Starts the server and waits until /healthz answers."""
         command = [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)]
+        command += self.args
         with open(self.workdir / f"serve-{self.port}.log", "wb") as log:
             self.process = subprocess.Popen(
                 command, env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,161 +12,27 @@ from typing import Any
 
 import pytest
 import requests
-import socketio
 from socketio.exceptions import ConnectionError as SocketConnectionError
 
 from tests.conftest import LiveServer
+from tests.realtime.live import (
+    CALL_KEYS,
+    KIOSK,
+    PUSH_TIMEOUT,
+    Q01,
+    Q02,
+    STAFF_Q01,
+    TPHT,
+    Listener,
+    act,
+    api,
+    issue,
+    start,
+    status,
+    tokens,
+)
 
 pytestmark = pytest.mark.slow
-
-REDIS_ENV = "LUOT_TEST_REDIS_URL"
-TPHT = {"code": "TPHT", "name": "Tư pháp – Hộ tịch"}
-Q01 = {"code": "Q01", "name": "Quầy số 1"}
-Q02 = {"code": "Q02", "name": "Quầy số 2"}
-CALL_KEYS = {"number", "counter", "service", "called_at", "recall", "announcement", "audio_url"}
-#: How long a push may take to arrive before a test fails (generous for a loaded CI box).
-PUSH_TIMEOUT = 10.0
-
-
-class Listener:
-    """A Socket.IO client on one namespace that records what the server emits to it."""
-
-    def __init__(self, namespace: str) -> None:
-        self.namespace = namespace
-        # No reconnection: a test decides when to reconnect; no SIGINT handler in pytest.
-        self.client = socketio.Client(reconnection=False, handle_sigint=False)
-        self.received: list[tuple[str, Any]] = []
-        self.refusal: Any = None
-        self._arrived = threading.Condition()
-        self.client.on("*", self._record, namespace=namespace)
-        self.client.on("connect_error", self._refused, namespace=namespace)
-
-    def _record(self, event: str, *args: Any) -> None:
-        """Keeps an event (the client runs each in its own thread) and wakes the waiters."""
-        with self._arrived:
-            self.received.append((event, args[0] if args else None))
-            self._arrived.notify_all()
-
-    def _refused(self, data: Any = None) -> None:
-        """Keeps what the server said when it refused the connection."""
-        self.refusal = data
-
-    def connect(
-        self, server: LiveServer, auth: Any = None, transports: list[str] | None = None
-    ) -> Listener:
-        """Connects over a real socket (websocket only unless told otherwise)."""
-        self.client.connect(
-            server.url,
-            namespaces=[self.namespace],
-            transports=transports or ["websocket"],
-            auth=auth,
-            wait_timeout=PUSH_TIMEOUT,
-        )
-        return self
-
-    def wait_for(
-        self,
-        event: str,
-        match: Callable[[Any], bool] = lambda body: True,
-        timeout: float = PUSH_TIMEOUT,
-    ) -> Any:
-        """Takes the first recorded `event` whose body matches, waiting for it up to timeout."""
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while True:
-                for index, (name, body) in enumerate(self.received):
-                    if name == event and match(body):
-                        del self.received[index]
-                        return body
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(
-                        f"no matching {event!r} on {self.namespace} within {timeout} s; "
-                        f"received {self.received!r}"
-                    )
-                self._arrived.wait(left)
-
-    def taken(self, event: str) -> list[Any]:
-        """Removes and returns every recorded `event` body."""
-        with self._arrived:
-            bodies = [body for name, body in self.received if name == event]
-            self.received = [(name, body) for name, body in self.received if name != event]
-            return bodies
-
-    def close(self) -> None:
-        """Disconnects (a no-op when the connection never opened)."""
-        self.client.disconnect()
-
-
-@pytest.fixture
-def listen() -> Iterator[Callable[..., Listener]]:
-    """Connects Listeners; disconnects them before the servers they use stop."""
-    made: list[Listener] = []
-
-    def make(
-        server: LiveServer,
-        namespace: str = "/display",
-        auth: Any = None,
-        transports: list[str] | None = None,
-    ) -> Listener:
-        listener = Listener(namespace)
-        made.append(listener)
-        return listener.connect(server, auth, transports)
-
-    yield make
-    for listener in made:
-        listener.close()
-
-
-def start(*servers: LiveServer) -> None:
-    """Starts servers side by side, waiting until each answers."""
-    with ThreadPoolExecutor(len(servers)) as pool:
-        list(pool.map(LiveServer.start, servers))
-
-
-def tokens(server: LiveServer, *specs: tuple[str, ...]) -> list[str]:
-    """Creates tokens with `luot token create …`, the CLI runs side by side to save time."""
-
-    def create(spec: tuple[str, ...]) -> str:
-        return server.luot("token", "create", *spec).strip()
-
-    with ThreadPoolExecutor(len(specs)) as pool:
-        return list(pool.map(create, specs))
-
-
-KIOSK = ("--role", "kiosk", "--name", "k1")
-STAFF_Q01 = ("--role", "staff", "--counter", "Q01")
-
-
-def api(
-    server: LiveServer, method: str, path: str, token: str | None = None, body: Any = None
-) -> requests.Response:
-    """One HTTP request to /api/v1, with a bearer token when given."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return requests.request(
-        method, f"{server.url}/api/v1{path}", json=body, headers=headers, timeout=PUSH_TIMEOUT
-    )
-
-
-def issue(server: LiveServer, kiosk: str, service: str = "TPHT") -> dict[str, Any]:
-    """Issues a ticket as the kiosk; returns its body."""
-    response = api(server, "POST", "/tickets", kiosk, {"service": service})
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-def act(server: LiveServer, token: str, counter: str, action: str) -> dict[str, Any]:
-    """A counter action that answers 200 {"ticket": …}; returns the ticket."""
-    response = api(server, "POST", f"/counters/{counter}/{action}", token)
-    assert response.status_code == 200, response.text
-    return response.json()["ticket"]  # type: ignore[no-any-return]
-
-
-def status(server: LiveServer, lookup_code: str) -> dict[str, Any]:
-    """GET /api/v1/tickets/{lookup_code}."""
-    response = api(server, "GET", f"/tickets/{lookup_code}")
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
 
 
 def assert_site_time(value: str) -> None:
@@ -440,49 +304,3 @@ def test_serve_is_gunicorn_with_one_gevent_worker_and_no_control_socket(
     assert "Traceback" not in log
     assert list(home.iterdir()) == [], "gunicorn made ~/.gunicorn (control socket)"
     assert list(runtime.iterdir()) == [], "gunicorn made a control socket"
-
-
-# -- several server processes ----------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_pair(db_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
-    """Two `luot serve` on one database, sharing Socket.IO events through Redis."""
-    base = os.environ.get(REDIS_ENV)
-    if not base:
-        pytest.skip(f"{REDIS_ENV} is not set")
-    # A channel of its own, so that other runs on the same Redis are not heard.
-    env = {"LUOT_REDIS_URL": base, "LUOT_REDIS_CHANNEL": f"luot-test-{secrets.token_hex(6)}"}
-    servers = (LiveServer(db_url, tmp_path, **env), LiveServer(db_url, tmp_path, **env))
-    try:
-        start(*servers)
-        yield servers
-    finally:
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(LiveServer.stop, servers))
-
-
-@pytest.mark.redis
-def test_a_call_on_one_server_reaches_a_display_on_another(
-    redis_pair: tuple[LiveServer, LiveServer], listen: Callable[..., Listener]
-) -> None:
-    a, b = redis_pair
-    kiosk, staff = tokens(a, KIOSK, STAFF_Q01)
-    display = listen(b)
-    display.wait_for("state")
-
-    ticket = issue(a, kiosk)
-    display.wait_for("queue_changed", lambda body: body["waiting"]["TPHT"] == 1)
-    phone = listen(b, "/ticket", auth={"lookup_code": ticket["lookup_code"]})
-    assert phone.wait_for("ticket_updated")["status"] == "waiting"
-
-    called = act(a, staff, "Q01", "call-next")
-    call = display.wait_for("ticket_called")
-    assert (call["number"], call["counter"], call["called_at"]) == (
-        "A001",
-        Q01,
-        called["called_at"],
-    )
-    pushed = phone.wait_for("ticket_updated", lambda body: body["status"] == "called")
-    assert pushed["counter"] == Q01
-    assert display.taken("ticket_called") == []  # delivered once, not once per server

@@ -1,0 +1,144 @@
+"""Helpers for tests against a live `luot serve`: a recording Socket.IO client and the API
+calls a kiosk or a counter makes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+import socketio
+
+from tests.conftest import LiveServer
+
+REDIS_ENV = "LUOT_TEST_REDIS_URL"
+TPHT = {"code": "TPHT", "name": "Tư pháp – Hộ tịch"}
+Q01 = {"code": "Q01", "name": "Quầy số 1"}
+Q02 = {"code": "Q02", "name": "Quầy số 2"}
+CALL_KEYS = {"number", "counter", "service", "called_at", "recall", "announcement", "audio_url"}
+#: How long a push may take to arrive before a test fails (generous for a loaded CI box).
+PUSH_TIMEOUT = 10.0
+
+
+class Listener:
+    """A Socket.IO client on one namespace that records what the server emits to it."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        # No reconnection: a test decides when to reconnect; no SIGINT handler in pytest.
+        self.client = socketio.Client(reconnection=False, handle_sigint=False)
+        self.received: list[tuple[str, Any]] = []
+        self.refusal: Any = None
+        self._arrived = threading.Condition()
+        self.client.on("*", self._record, namespace=namespace)
+        self.client.on("connect_error", self._refused, namespace=namespace)
+
+    def _record(self, event: str, *args: Any) -> None:
+        """Keeps an event (the client runs each in its own thread) and wakes the waiters."""
+        with self._arrived:
+            self.received.append((event, args[0] if args else None))
+            self._arrived.notify_all()
+
+    def _refused(self, data: Any = None) -> None:
+        """Keeps what the server said when it refused the connection."""
+        self.refusal = data
+
+    def connect(
+        self, server: LiveServer, auth: Any = None, transports: list[str] | None = None
+    ) -> Listener:
+        """Connects over a real socket (websocket only unless told otherwise)."""
+        self.client.connect(
+            server.url,
+            namespaces=[self.namespace],
+            transports=transports or ["websocket"],
+            auth=auth,
+            wait_timeout=PUSH_TIMEOUT,
+        )
+        return self
+
+    def wait_for(
+        self,
+        event: str,
+        match: Callable[[Any], bool] = lambda body: True,
+        timeout: float = PUSH_TIMEOUT,
+    ) -> Any:
+        """Takes the first recorded `event` whose body matches, waiting for it up to timeout."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for index, (name, body) in enumerate(self.received):
+                    if name == event and match(body):
+                        del self.received[index]
+                        return body
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"no matching {event!r} on {self.namespace} within {timeout} s; "
+                        f"received {self.received!r}"
+                    )
+                self._arrived.wait(left)
+
+    def taken(self, event: str) -> list[Any]:
+        """Removes and returns every recorded `event` body."""
+        with self._arrived:
+            bodies = [body for name, body in self.received if name == event]
+            self.received = [(name, body) for name, body in self.received if name != event]
+            return bodies
+
+    def close(self) -> None:
+        """Disconnects (a no-op when the connection never opened)."""
+        self.client.disconnect()
+
+
+def start(*servers: LiveServer) -> None:
+    """Starts servers side by side, waiting until each answers."""
+    with ThreadPoolExecutor(len(servers)) as pool:
+        list(pool.map(LiveServer.start, servers))
+
+
+def tokens(server: LiveServer, *specs: tuple[str, ...]) -> list[str]:
+    """Creates tokens with `luot token create …`, the CLI runs side by side to save time."""
+
+    def create(spec: tuple[str, ...]) -> str:
+        return server.luot("token", "create", *spec).strip()
+
+    with ThreadPoolExecutor(len(specs)) as pool:
+        return list(pool.map(create, specs))
+
+
+KIOSK = ("--role", "kiosk", "--name", "k1")
+STAFF_Q01 = ("--role", "staff", "--counter", "Q01")
+
+
+def api(
+    server: LiveServer, method: str, path: str, token: str | None = None, body: Any = None
+) -> requests.Response:
+    """One HTTP request to /api/v1, with a bearer token when given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.request(
+        method, f"{server.url}/api/v1{path}", json=body, headers=headers, timeout=PUSH_TIMEOUT
+    )
+
+
+def issue(server: LiveServer, kiosk: str, service: str = "TPHT") -> dict[str, Any]:
+    """Issues a ticket as the kiosk; returns its body."""
+    response = api(server, "POST", "/tickets", kiosk, {"service": service})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def act(server: LiveServer, token: str, counter: str, action: str) -> dict[str, Any]:
+    """A counter action that answers 200 {"ticket": …}; returns the ticket."""
+    response = api(server, "POST", f"/counters/{counter}/{action}", token)
+    assert response.status_code == 200, response.text
+    return response.json()["ticket"]  # type: ignore[no-any-return]
+
+
+def status(server: LiveServer, lookup_code: str) -> dict[str, Any]:
+    """GET /api/v1/tickets/{lookup_code}."""
+    response = api(server, "GET", f"/tickets/{lookup_code}")
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
