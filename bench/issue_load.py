@@ -38,6 +38,18 @@ GAPS += " (SELECT DISTINCT service_id, day, seq FROM tickets))"
 ROWS = "SELECT count(*) FROM tickets"
 SERVICES = 4  # demo service codes the kiosks rotate over
 WARMUP = 2  # untimed tickets per kiosk before each timed run
+REDIS_URL = "redis://127.0.0.1:6379/0"  # for several workers, unless LUOT_REDIS_URL is set
+
+
+def address(kiosk: int) -> str:
+    """The client address of kiosk n (from 0): each kiosk is a machine of its own, as in a
+    center, and `luot serve --workers N` picks a worker by client address."""
+    return f"127.0.{2 + kiosk // 250}.{2 + kiosk % 250}"
+
+
+def slug(kind: str) -> str:
+    """A configuration's name as a file name: "luot ×2" → "luot-x2"."""
+    return kind.replace(" ×", "-x")
 
 
 def prepare(tmp: Path, kiosks: int) -> tuple[list[str], list[str]]:
@@ -58,6 +70,11 @@ def prepare(tmp: Path, kiosks: int) -> tuple[list[str], list[str]]:
         return codes, [token.strip() for token in made]
 
 
+def workers(kind: str) -> int:
+    """The server processes of a configuration: "luot ×2" has two, "luot" and "bare" one."""
+    return int(kind.split("×")[1]) if "×" in kind else 1
+
+
 def start(kind: str, db: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     """Starts `luot serve` or the bare endpoint on a free port; returns once it answers."""
     with socket.socket() as sock:
@@ -66,11 +83,15 @@ def start(kind: str, db: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], int]
     env = {**os.environ, "LUOT_DATABASE_URL": f"sqlite:///{db}", "LUOT_SECRET_KEY": "bench"}
     env["BARE_DB"] = str(db)
     cmd = [str(BIN / "luot"), "serve", "--port", str(port)]
+    if workers(kind) > 1:  # several workers share Socket.IO events through Redis
+        cmd += ["--workers", str(workers(kind))]
+        env.setdefault("LUOT_REDIS_URL", REDIS_URL)
+        env["LUOT_REDIS_CHANNEL"] = f"luot-bench-{port}"
     if kind == "bare":  # the same gunicorn settings as server/serve.py
         cmd = [str(BIN / "gunicorn"), "-k", "gevent", "-w", "1", "--no-control-socket"]
         cmd += ["--keep-alive", "5", "--worker-connections", "10000", "--log-level", "warning"]
         cmd += ["-b", f"127.0.0.1:{port}", "--pythonpath", str(HERE), "bare_app:create_app()"]
-    log = tmp / f"{kind}-{port}.log"
+    log = tmp / f"{slug(kind)}-{port}.log"
     proc = subprocess.Popen(cmd, env=env, cwd=tmp, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
@@ -96,8 +117,11 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(int(child)) for child in children)
 
 
-async def kiosk(port: int, token: str, bodies: list[bytes], keep: bool, state: dict[str, Any]):
-    """One kiosk: POSTs back to back until the deadline or the quota, timing each answer."""
+async def kiosk(
+    port: int, token: str, source: str, bodies: list[bytes], keep: bool, state: dict[str, Any]
+) -> None:
+    """One kiosk at address `source`: POSTs back to back until the deadline or the quota,
+    timing each answer."""
     head = f"POST /api/v1/tickets HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
     head += f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
     head += f"Connection: {'keep-alive' if keep else 'close'}\r\n"
@@ -108,7 +132,9 @@ async def kiosk(port: int, token: str, bodies: list[bytes], keep: bool, state: d
         started = time.perf_counter()
         try:
             if writer is None:  # a fresh connection's connect time counts in its latency
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                reader, writer = await asyncio.open_connection(
+                    "127.0.0.1", port, local_addr=(source, 0)
+                )
             writer.write(requests[sent % len(requests)])
             sent += 1
             answer = (await reader.readuntil(b"\r\n\r\n")).lower()
@@ -128,21 +154,27 @@ async def kiosk(port: int, token: str, bodies: list[bytes], keep: bool, state: d
         writer.close()
 
 
-def client(port: int, tokens: list[str], codes: list[str], *share: Any) -> dict[str, Any]:
-    """One client process running its share of the kiosks; returns what it measured."""
+def client(
+    port: int, kiosks: list[tuple[str, str]], codes: list[str], *share: Any
+) -> dict[str, Any]:
+    """One client process running its share of the kiosks (token, address); returns what
+    it measured."""
     keep, at, left, seconds = share  # connection mode, start instant, quota, duration
     state = {"latencies": [], "statuses": {}, "errors": 0, "left": left, "deadline": at + seconds}
     time.sleep(max(0.0, at - time.monotonic()))
     before = resource.getrusage(resource.RUSAGE_SELF)
 
-    async def kiosks() -> None:
+    async def run() -> None:
         rotations = [codes[i:] + codes[:i] for i in range(len(codes))]  # kiosks start apart
         bodies = [[b'{"service": "%s"}' % c.encode() for c in r] for r in rotations]
         await asyncio.gather(
-            *(kiosk(port, t, bodies[i % len(bodies)], keep, state) for i, t in enumerate(tokens))
+            *(
+                kiosk(port, token, source, bodies[i % len(bodies)], keep, state)
+                for i, (token, source) in enumerate(kiosks)
+            )
         )
 
-    asyncio.run(kiosks())
+    asyncio.run(run())
     state["end"] = time.monotonic()
     after = resource.getrusage(resource.RUSAGE_SELF)
     state["cpu"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -170,11 +202,12 @@ def measure(
     kind: str, kiosks: int, keep: bool, setup: dict[str, Any], args: Any, n: int
 ) -> dict[str, Any]:
     """One timed run of one server on a fresh database: what the client and the check saw."""
-    tmp, db = setup["tmp"], setup["tmp"] / f"{kind}-{kiosks}-{keep}-{n}.db"
-    if kind == "luot":
+    tmp, db = setup["tmp"], setup["tmp"] / f"{slug(kind)}-{kiosks}-{keep}-{n}.db"
+    if kind != "bare":
         shutil.copy(tmp / "template.db", db)
     server, port = start(kind, db, tmp)
-    tokens, procs = setup["tokens"][:kiosks], min(args.clients, kiosks)
+    tokens = [(token, address(i)) for i, token in enumerate(setup["tokens"][:kiosks])]
+    procs = min(args.clients, kiosks)
     # Untimed first tickets: first-request costs (caches, connections) stay out of the figures.
     warm = client(port, tokens, setup["codes"], keep, time.monotonic(), WARMUP * kiosks, 30.0)
     warmed = warm["statuses"].get(201, 0)
@@ -264,11 +297,14 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
     """Whether Luot meets the target at 16 kiosks, per connection mode."""
     lines = []
     for row in rows:
-        if row["server"] == "luot" and row["kiosks"] == TARGET_KIOSKS:
+        if row["server"].startswith("luot") and row["kiosks"] == TARGET_KIOSKS:
             met = row["t/s"] >= TARGET_RATE and row["p99_ms"] <= TARGET_P99_MS
             met = met and row["dups"] == row["gaps"] == row["lost"] == row["errors"] == 0
             target = f"≥ {TARGET_RATE:,.0f} tickets/s, p99 ≤ {TARGET_P99_MS:.0f} ms, no duplicates"
-            lines.append(f"Target ({target}), {row['conns']}: {'MET' if met else 'NOT MET'}")
+            server = f"`luot serve --workers {workers(row['server'])}`"
+            lines.append(
+                f"Target ({target}), {server}, {row['conns']}: {'MET' if met else 'NOT MET'}"
+            )
     return lines
 
 
@@ -292,9 +328,13 @@ def main() -> None:
     parser.add_argument("--keepalive", action="store_true", help="keep-alive connections")
     parser.add_argument("--fresh", action="store_true", help="one connection per ticket")
     parser.add_argument("--clients", type=int, default=1, help="client processes (1)")
+    parser.add_argument(
+        "--workers", default="1,2", help="`luot serve --workers` to measure, e.g. 1,2 (1,2)"
+    )
     parser.add_argument("--markdown", nargs="?", const="docs/benchmarks.md", metavar="PATH")
     args = parser.parse_args()
     counts = [int(k) for k in args.kiosks.split(",")]
+    kinds = ["bare"] + [f"luot ×{w}" if int(w) > 1 else "luot" for w in args.workers.split(",")]
     modes = [m for m, on in ((True, args.keepalive), (False, args.fresh)) if on] or [True, False]
     about = machine()
     with tempfile.TemporaryDirectory(prefix="luot-bench-") as name:
@@ -306,17 +346,18 @@ def main() -> None:
         print(table(rows), flush=True)
         for keep in modes:
             for kiosks in counts:
-                # Rounds alternate the two servers, so both see the machine's good and bad
+                # Rounds alternate the servers, so all of them see the machine's good and bad
                 # moments; each row pools its rounds.
-                runs: dict[str, list[dict[str, Any]]] = {"bare": [], "luot": []}
+                runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
                 for n in range(args.rounds):
                     for kind in runs:
                         runs[kind].append(measure(kind, kiosks, keep, setup, args, n))
                         one = pooled(kind, kiosks, keep, runs[kind][-1:])
                         print(f"round {n + 1}: " + table([one]).splitlines()[-1], flush=True)
-                bare, luot = (pooled(k, kiosks, keep, runs[k]) for k in ("bare", "luot"))
-                luot["vs_bare"] = f"{luot['t/s'] / bare['t/s']:.2f}×"
-                for row in (bare, luot):
+                pools = [pooled(kind, kiosks, keep, runs[kind]) for kind in kinds]
+                for row in pools:
+                    if row["server"] != "bare":
+                        row["vs_bare"] = f"{row['t/s'] / pools[0]['t/s']:.2f}×"
                     row["vs_raw"] = f"{row['t/s'] / rows[0]['t/s']:.2f}×"
                     rows.append(row)
     print("\n" + table(rows) + "\n\n" + "\n".join(verdict(rows)))
