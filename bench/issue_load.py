@@ -318,6 +318,19 @@ def write_markdown(path: Path, rows: list[dict[str, Any]], about: str, command: 
     path.write_text(text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :])
 
 
+def need_redis(url: str) -> None:
+    """Several workers need Redis: stop at once with a clear message when it does not answer."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        sys.exit(
+            f"--workers 2 needs Redis (LUOT_REDIS_URL, default {REDIS_URL}): {error};"
+            " start one or pass --workers 1"
+        )
+
+
 def main() -> None:
     """Parses options, prepares, runs every configuration and reports."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -335,6 +348,8 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(k) for k in args.kiosks.split(",")]
     kinds = ["bare"] + [f"luot ×{w}" if int(w) > 1 else "luot" for w in args.workers.split(",")]
+    if any(workers(kind) > 1 for kind in kinds):
+        need_redis(os.environ.get("LUOT_REDIS_URL", REDIS_URL))
     modes = [m for m, on in ((True, args.keepalive), (False, args.fresh)) if on] or [True, False]
     about = machine()
     with tempfile.TemporaryDirectory(prefix="luot-bench-") as name:
