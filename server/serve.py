@@ -132,6 +132,8 @@ def refuse_if_taken(host: str, port: int) -> None:
     """Raises `port_in_use` when something listens on the address already."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as probe:
+        # As gunicorn binds: the closed connections of a server just stopped do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:

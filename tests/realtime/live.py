@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -142,3 +143,20 @@ def status(server: LiveServer, lookup_code: str) -> dict[str, Any]:
     response = api(server, "GET", f"/tickets/{lookup_code}")
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is pid (read from /proc, no psutil needed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        # Fields after the command name, which is in parentheses and may hold spaces.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found

@@ -25,11 +25,11 @@ from tests.realtime.live import (
     STAFF_Q01,
     Listener,
     act,
+    children,
     issue,
     start,
     tokens,
 )
-from tests.realtime.test_socketio import children
 
 pytestmark = pytest.mark.slow
 
@@ -227,3 +227,22 @@ def test_a_worker_that_dies_is_replaced_and_addresses_stay_with_one_worker(
     finally:
         server.stop()
     assert server.process.returncode == 0
+
+
+@pytest.mark.redis
+def test_workers_start_again_on_their_port_right_after_a_stop(db_url: str, tmp_path: Path):
+    """The connections a stopped server closed linger on its port (TIME_WAIT); they must not
+    make the next start refuse the port as taken."""
+    env = redis_env()
+    first = LiveServer(db_url, tmp_path, "--workers", "2", **env)
+    start(first)
+    try:
+        for address in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
+            handshake(first, address)  # each closed by the server: it lingers in TIME_WAIT
+    finally:
+        first.stop()
+    again = LiveServer(db_url, tmp_path, "--workers", "2", **env)
+    again.port, again.url = first.port, first.url
+    start(again)
+    again.stop()
+    assert again.process is not None and again.process.returncode == 0

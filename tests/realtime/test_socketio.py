@@ -26,6 +26,7 @@ from tests.realtime.live import (
     Listener,
     act,
     api,
+    children,
     issue,
     start,
     status,
@@ -235,23 +236,6 @@ def test_ticket_cancel_pushes_cancelled_and_moves_the_next_up(
 
 
 # -- luot serve -----------------------------------------------------------------------------
-
-
-def children(pid: int) -> list[int]:
-    """The processes whose parent is pid (read from /proc, no psutil needed)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # the process ended meanwhile
-            continue
-        # Fields after the command name, which is in parentheses and may hold spaces.
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def os_threads(pid: int) -> int:
