@@ -120,6 +120,7 @@ def run(host: str, port: int, config: Config, workers: int = 1) -> None:
                 " connected to the others",
             )
         refuse_if_taken(host, port)  # SO_REUSEPORT would share it with a server already there
+        refuse_if_not_sticky(host)
         config.secret_key()  # made once, before the workers start, so that they all sign alike
         # Each worker binds the port itself (SO_REUSEPORT): the kernel then picks a worker by
         # the client's address, see server/sticky.py.
@@ -138,6 +139,23 @@ def refuse_if_taken(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as error:
             raise ServeError("port_in_use", f"cannot listen on {host}:{port}: {error}") from None
+
+
+def refuse_if_not_sticky(host: str) -> None:
+    """Raises `workers_unsupported` when this system cannot pick workers by client address
+    (not Linux, or a kernel without SO_REUSEPORT programs): workers would lose sessions."""
+    from server import sticky
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            probe.bind((host, 0))
+            sticky.attach(probe, 2)
+    except (OSError, AttributeError) as error:
+        raise ServeError(
+            "workers_unsupported", f"this system cannot keep clients on one worker: {error}"
+        ) from None
 
 
 def stick(workers: int) -> Any:
