@@ -20,6 +20,7 @@ from server.engine.engine import QueueEngine
 from server.engine.ordering import OrderingPolicy
 from server.realtime.names import Namespace
 from server.realtime.namespaces import DisplayNamespace, TicketNamespace
+from server.realtime.polling import PollingGuard
 from server.realtime.sink import SocketSink
 from server.storage import tables
 from server.storage.db import Database
@@ -65,14 +66,15 @@ class SocketIOPaths:
     for each request it sees (~3% of the worker's time in a burst of tickets)."""
 
     def __init__(self, middleware: Any) -> None:
-        self.middleware = middleware
         self.flask = middleware.wsgi_app  # Flask's own WSGI app (behind ProxyFix if set)
         self.prefix = middleware.engineio_path  # "/socket.io/"
+        limit = middleware.engineio_app.eio.max_http_buffer_size
+        self.socketio = PollingGuard(middleware, limit)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         """Routes one request by its path."""
         if environ.get("PATH_INFO", "").startswith(self.prefix):
-            return self.middleware(environ, start_response)
+            return self.socketio(environ, start_response)
         return self.flask(environ, start_response)
 
 

@@ -1,0 +1,64 @@
+"""PollingGuard: a bad long-polling POST gets a 400 at once, never a hang or a 500.
+
+python-engineio 4 closes a session when a POST carries a packet a client may not send (a
+ping, a no-op, an unknown type) or a body over its size limit, and then waits for a
+long-poll to drain the closed session: with none open, the POST never answers, and the
+session's next request fails with a 500 (KeyError 'Session is disconnected'). The guard
+answers such a POST 400 before python-engineio sees it, so the session stays usable, and
+turns that KeyError, should it still come, into a 400.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+#: What a client may send: close, pong, message, upgrade, and a binary message ("b…").
+CLIENT_PACKETS = frozenset("1345b")
+SEPARATOR = "\x1e"  # between the packets of one payload (Engine.IO 4)
+
+
+class PollingGuard:
+    """Checks long-polling POSTs before python-engineio's WSGI app handles them."""
+
+    def __init__(self, engineio_app: Any, max_bytes: int) -> None:
+        self.engineio_app = engineio_app
+        self.max_bytes = max_bytes  # python-engineio's max_http_buffer_size
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """Refuses a bad POST; passes everything else on."""
+        if environ.get("REQUEST_METHOD") == "POST":
+            refusal = self.refusal(environ)
+            if refusal is not None:
+                return bad_request(start_response, refusal)
+        try:
+            return self.engineio_app(environ, start_response)  # type: ignore[no-any-return]
+        except KeyError:  # the session was closed while this request came in
+            return bad_request(start_response, "Session is disconnected")
+
+    def refusal(self, environ: dict[str, Any]) -> str | None:
+        """Why a POST's body is refused, or None. A body that passes is put back to read."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return "Invalid Content-Length"
+        if length > self.max_bytes:
+            return "Payload too large"
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        packets = body.decode("utf-8", errors="replace").split(SEPARATOR)
+        if any(packet and packet[0] not in CLIENT_PACKETS for packet in packets):
+            return "Invalid packet"
+        return None
+
+
+def bad_request(start_response: Any, message: str) -> list[bytes]:
+    """A 400 shaped as python-engineio shapes its own: a JSON string, as text."""
+    body = json.dumps(message).encode()
+    start_response(
+        "400 BAD REQUEST",
+        [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
