@@ -13,6 +13,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from server import sticky
 from server.config import Config
 
 
@@ -109,7 +110,7 @@ def run(host: str, port: int, config: Config, workers: int = 1) -> None:
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
-        "when_ready": on_ready(host, port),
+        "when_ready": on_ready(host, port, workers),
         "worker_connections": 10000,
     }
     if workers > 1:
@@ -125,14 +126,17 @@ def run(host: str, port: int, config: Config, workers: int = 1) -> None:
         # Each worker binds the port itself (SO_REUSEPORT): the kernel then picks a worker by
         # the client's address, see server/sticky.py.
         options.update(workers=workers, reuse_port=True, post_fork=stick(workers))
-        options["when_ready"] = on_ready(host, port, workers)
     LuotServer(options).run()
+
+
+def family(host: str) -> socket.AddressFamily:
+    """IPv6 for an address with colons, else IPv4."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def refuse_if_taken(host: str, port: int) -> None:
     """Raises `port_in_use` when something listens on the address already."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as probe:
+    with socket.socket(family(host)) as probe:
         # As gunicorn binds: the closed connections of a server just stopped do not count.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -144,11 +148,8 @@ def refuse_if_taken(host: str, port: int) -> None:
 def refuse_if_not_sticky(host: str) -> None:
     """Raises `workers_unsupported` when this system cannot pick workers by client address
     (not Linux, or a kernel without SO_REUSEPORT programs): workers would lose sessions."""
-    from server import sticky
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        with socket.socket(family) as probe:
+        with socket.socket(family(host)) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             probe.bind((host, 0))
             sticky.attach(probe, 2)
@@ -163,8 +164,6 @@ def stick(workers: int) -> Any:
     connections then go by client address."""
 
     def hook(_server: Any, worker: Any) -> None:
-        from server import sticky
-
         for listener in worker.sockets:
             sticky.attach(listener.sock, workers)
 

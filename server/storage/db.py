@@ -116,16 +116,15 @@ class Database:
         turns, such as sqlite-utils, writes). It stays open between transactions."""
         conn = self._writer or self.engine.connect().execution_options(luot_write=True)
         self._writer = None
+        turn = None
         try:
             if self._turns is not None:
                 self._turns.acquire()
-            try:
-                patiently(conn.begin, BUSY_ERRORS, conn.rollback)
-            except BaseException:
-                if self._turns is not None:
-                    self._turns.release()
-                raise
+                turn = self._turns
+            patiently(conn.begin, BUSY_ERRORS, conn.rollback)
         except BaseException:
+            if turn is not None:
+                turn.release()
             conn.close()
             raise
         return conn

@@ -3,6 +3,8 @@ calls a kiosk or a counter makes."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -160,3 +162,34 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(entry.name))
     return found
+
+
+def request(
+    server: LiveServer, method: str, path: str, address: str, body: bytes = b"", **headers: str
+) -> tuple[int, bytes]:
+    """One request on a fresh connection from a client address of 127.0.0.0/8: each address
+    stands for a machine of its own (a kiosk, a TV, a phone)."""
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", server.port, timeout=PUSH_TIMEOUT, source_address=(address, 0)
+    )
+    try:
+        conn.request(method, path, body=body, headers={"Connection": "close", **headers})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def handshake(server: LiveServer, address: str) -> str:
+    """Opens an Engine.IO long-polling session; returns its id."""
+    status, body = request(server, "GET", "/socket.io/?EIO=4&transport=polling", address)
+    assert status == 200, body
+    return str(json.loads(body[1:])["sid"])  # b'0{"sid": …}': an open packet
+
+
+def post_packets(
+    server: LiveServer, sid: str, body: bytes, address: str = "127.0.0.1"
+) -> tuple[int, bytes]:
+    """A long-polling POST of Engine.IO packets to the session `sid`, from `address`."""
+    path = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+    return request(server, "POST", path, address, body, **{"Content-Type": "text/plain"})

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import http.client
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import LiveServer
+from tests.realtime.live import handshake, post_packets
 
 # The guard sits in front of python-engineio, whatever the database.
 pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
@@ -22,41 +22,18 @@ BAD_BODIES = {
 }
 
 
-def post(server: LiveServer, path: str, body: bytes) -> tuple[int, bytes]:
-    """One POST on a fresh connection; a hang fails the test after 5 s."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    try:
-        conn.request("POST", path, body=body, headers={"Content-Type": "text/plain"})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def open_session(server: LiveServer) -> str:
-    """An Engine.IO long-polling session; returns its path for POSTs."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    try:
-        conn.request("GET", "/socket.io/?EIO=4&transport=polling")
-        body = conn.getresponse().read()
-    finally:
-        conn.close()
-    sid = body.split(b'"sid":"')[1].split(b'"')[0].decode()
-    return f"/socket.io/?EIO=4&transport=polling&sid={sid}"
-
-
 @pytest.mark.parametrize("body, message", BAD_BODIES.values(), ids=BAD_BODIES.keys())
 def test_a_bad_long_polling_body_gets_400_and_the_session_goes_on(
     live_server: LiveServer, body: bytes, message: str
 ) -> None:
-    session = open_session(live_server)
-    assert post(live_server, session, body) == (400, f'"{message}"'.encode())
-    assert post(live_server, session, b"3") == (200, b"OK")  # a pong: the session is alive
+    session = handshake(live_server, "127.0.0.1")
+    assert post_packets(live_server, session, body) == (400, f'"{message}"'.encode())
+    assert post_packets(live_server, session, b"3") == (200, b"OK")  # a pong: the session is alive
 
 
 def test_good_long_polling_bodies_still_pass(live_server: LiveServer, tmp_path: Path) -> None:
-    session = open_session(live_server)
+    session = handshake(live_server, "127.0.0.1")
     for body in (b"", b"3", b"40/display,", '3\x1e42/display,["chào"]'.encode()):
-        assert post(live_server, session, body) == (200, b"OK"), body
+        assert post_packets(live_server, session, body) == (200, b"OK"), body
     log = (tmp_path / f"serve-{live_server.port}.log").read_text()
     assert "Traceback" not in log

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import secrets
@@ -19,14 +18,16 @@ import pytest
 from tests.conftest import LiveServer
 from tests.realtime.live import (
     KIOSK,
-    PUSH_TIMEOUT,
     Q01,
     REDIS_ENV,
     STAFF_Q01,
     Listener,
     act,
     children,
+    handshake,
     issue,
+    post_packets,
+    request,
     start,
     tokens,
 )
@@ -84,34 +85,10 @@ def test_a_call_on_one_server_reaches_a_display_on_another(
 # -- luot serve --workers N ------------------------------------------------------------------
 
 
-def request(
-    server: LiveServer, method: str, path: str, address: str, body: bytes = b"", **headers: str
-) -> tuple[int, bytes]:
-    """One request on a fresh connection from a client address of 127.0.0.0/8: each address
-    stands for a machine of its own (a kiosk, a TV, a phone)."""
-    conn = http.client.HTTPConnection(
-        "127.0.0.1", server.port, timeout=PUSH_TIMEOUT, source_address=(address, 0)
-    )
-    try:
-        conn.request(method, path, body=body, headers={"Connection": "close", **headers})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def handshake(server: LiveServer, address: str) -> str:
-    """Opens an Engine.IO long-polling session; returns its id."""
-    status, body = request(server, "GET", "/socket.io/?EIO=4&transport=polling", address)
-    assert status == 200, body
-    return str(json.loads(body[1:])["sid"])  # b'0{"sid": …}': an open packet
-
-
 def knows(server: LiveServer, sid: str, address: str) -> bool:
     """Whether the process that `address` reaches holds the long-polling session `sid` (it
     takes a pong packet, which changes nothing; another process answers 400)."""
-    path = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
-    status, body = request(server, "POST", path, address, b"3", **{"Content-Type": "text/plain"})
+    status, body = post_packets(server, sid, b"3", address)
     assert status in (200, 400), (status, body)
     return status == 200
 
