@@ -85,7 +85,8 @@ SETTINGS: list[Setting] = [
     Setting(
         "LUOT_MAX_PRIORITY_STREAK",
         3,
-        "Priority tickets called in a row before an ordinary one must go next.",
+        "Priority tickets a counter calls in a row, the same day, before an ordinary one must go "
+        "next.",
         int,
     ),
     Setting("LUOT_MAX_BODY_BYTES", 65536, "Largest request body accepted, in bytes.", int),

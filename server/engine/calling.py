@@ -26,14 +26,13 @@ class Calling(Transactions):
             heads = work.tx.line_heads(work.day, counter_id=counter.id)
             for service_id in counter.service_ids:
                 heads += work.tx.line_heads(work.day, service_id=service_id)
-            chosen = choose_next(
-                heads, counter.service_ids, counter.id, counter.priority_streak, self.policy
-            )
+            streak = self._todays_streak(work, counter)
+            chosen = choose_next(heads, counter.service_ids, counter.id, streak, self.policy)
             if chosen is None:
                 work.tx.update_counter(counter)
                 work.events.append(CounterChanged(self.site_id, counter.code))
                 return None
-            counter.priority_streak = next_streak(chosen, counter.priority_streak)
+            counter.priority_streak = next_streak(chosen, streak)
             return self._call(work, counter, chosen)
 
     def call_number(self, counter_code: str, number: str, actor: str = "system") -> dict[str, Any]:
@@ -54,6 +53,15 @@ class Calling(Transactions):
                 )
             self._finish_current(work, counter)
             return self._call(work, counter, ticket)
+
+    @staticmethod
+    def _todays_streak(work: Work, counter: Counter) -> int:
+        """The counter's priority calls in a row, if it called anybody today: the first
+        calls of a day put priority first again, whatever the last ones of yesterday were."""
+        if not counter.priority_streak:
+            return 0
+        midnight = work.local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return counter.priority_streak if counter.id in work.tx.active_counter_ids(midnight) else 0
 
     def _finish_current(self, work: Work, counter: Counter) -> None:
         """The counter's current ticket (if any) is served."""

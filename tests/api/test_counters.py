@@ -133,6 +133,26 @@ def test_pause_and_resume(client: FlaskClient, issue: Any, staff: dict[str, str]
     assert act(client, staff, "Q01", "call-next").status_code == 200
 
 
+def test_priority_first_with_a_streak_guard_that_starts_afresh_each_day(
+    client: FlaskClient, issue: Any, staff: dict[str, str], clock: Any
+) -> None:
+    """Three priority calls in a row (LUOT_MAX_PRIORITY_STREAK) let an ordinary ticket
+    through; yesterday's streak does not hold back today's first priority ticket."""
+    ordinary = issue("TPHT")["number"]
+    elderly = [issue("TPHT", priority="elderly")["number"] for _ in range(4)]
+    calls = [act(client, staff, "Q01", "call-next").get_json()["ticket"] for _ in range(4)]
+    assert [c["number"] for c in calls] == [*elderly[:3], ordinary]
+    assert act(client, staff, "Q01", "call-next").get_json()["ticket"]["number"] == elderly[3]
+    for _ in range(2):
+        issue("TPHT", priority="elderly")
+        act(client, staff, "Q01", "call-next")  # the streak ends the day at 3
+    clock.advance(days=1)
+    ordinary = issue("TPHT")["number"]
+    first = issue("TPHT", priority="elderly")["number"]
+    assert act(client, staff, "Q01", "call-next").get_json()["ticket"]["number"] == first
+    assert act(client, staff, "Q01", "call-next").get_json()["ticket"]["number"] == ordinary
+
+
 def test_two_counters_never_get_the_same_ticket(
     client: FlaskClient, issue: Any, admin: dict[str, str]
 ) -> None:

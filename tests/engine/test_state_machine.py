@@ -98,6 +98,7 @@ class MCounter:
     paused: bool = False
     current: int | None = None
     streak: int = 0
+    called_on: str | None = None  # the day it last called somebody (its streak is that day's)
 
 
 @dataclass
@@ -146,6 +147,7 @@ class Model:
         ticket.counter_id = counter.id
         ticket.target_counter_id = None
         counter.current = ticket.id
+        counter.called_on = ticket.day  # only today's tickets are called
 
 
 FAILED = object()
@@ -380,7 +382,8 @@ class QueueMachine(RuleBasedStateMachine):
                 or (tk.target_counter_id is None and tk.service_id in c.service_ids)
             )
         ]
-        chosen = choose_next(eligible, c.service_ids, c.id, c.streak, self.policy)
+        streak = c.streak if c.called_on == day else 0  # a streak is the day's only
+        chosen = choose_next(eligible, c.service_ids, c.id, streak, self.policy)
         if chosen is None:
             assert result is None, f"nobody eligible, yet {counter} called {result}"
         else:
@@ -388,7 +391,7 @@ class QueueMachine(RuleBasedStateMachine):
             assert result["ticket"]["id"] == chosen.id, (
                 f"{counter} called {result['ticket']['number']}, expected {chosen.number}"
             )
-            c.streak = next_streak(chosen, c.streak)
+            c.streak = next_streak(chosen, streak)
             draft.put_at(c, draft.tickets[chosen.id])
             self.check_view(result["ticket"], draft.tickets[chosen.id], draft)
         self.model = draft
