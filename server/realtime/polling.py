@@ -5,19 +5,26 @@ ping, a no-op, an unknown type) or a body over its size limit, and then waits fo
 long-poll to drain the closed session: with none open, the POST never answers, and the
 session's next request fails with a 500 (KeyError 'Session is disconnected'). The guard
 answers such a POST 400 before python-engineio sees it, so the session stays usable, and
-turns that KeyError, should it still come, into a 400.
+turns that KeyError, should it still come, into a 400. A message that is no Socket.IO
+packet, or bad base64, gets a 400 too: python-engineio answered it 200 and logged a
+traceback per message.
 """
 
 from __future__ import annotations
 
+import binascii
 import io
 import json
 from collections.abc import Iterable
 from typing import Any
 
+from socketio.packet import Packet
+
 #: What a client may send: close, pong, message, upgrade, and a binary message ("b…").
 CLIENT_PACKETS = frozenset("1345b")
 SEPARATOR = "\x1e"  # between the packets of one payload (Engine.IO 4)
+#: Socket.IO packets a client may send: connect, disconnect, event, ack, binary event and ack.
+CLIENT_MESSAGES = frozenset({0, 1, 2, 3, 5, 6})
 
 
 class PollingGuard:
@@ -49,9 +56,31 @@ class PollingGuard:
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         environ["wsgi.input"] = io.BytesIO(body)
         packets = body.decode("utf-8", errors="replace").split(SEPARATOR)
-        if any(packet and packet[0] not in CLIENT_PACKETS for packet in packets):
-            return "Invalid packet"
+        for packet in filter(None, packets):
+            if packet[0] not in CLIENT_PACKETS:
+                return "Invalid packet"
+            if packet[0] == "b" and not _base64(packet[1:]):
+                return "Invalid packet"
+            if packet[0] == "4" and not _message(packet[1:]):
+                return "Invalid message"
         return None
+
+
+def _base64(text: str) -> bool:
+    """A binary packet's payload is strict base64."""
+    try:
+        binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+    except (ValueError, binascii.Error):
+        return False
+    return True
+
+
+def _message(text: str) -> bool:
+    """A message packet holds a Socket.IO packet a client may send."""
+    try:
+        return Packet(encoded_packet=text).packet_type in CLIENT_MESSAGES
+    except (ValueError, TypeError, IndexError):  # bad JSON, type or attachment count
+        return False
 
 
 def bad_request(start_response: Any, message: str) -> list[bytes]:

@@ -20,20 +20,31 @@ BAD_BODIES = {
     "no packet type": (b"zz", "Invalid packet"),
     "a body over the limit": (b"4" + b"x" * 1_000_000, "Payload too large"),
 }
+#: Each answered 200 by python-engineio, with a traceback in the log for every one.
+BAD_BODIES |= {
+    "a message that is no Socket.IO packet": (b"4hello", "Invalid message"),
+    "an event with bad JSON": (b'42/display,["x"', "Invalid message"),
+    "a Socket.IO type no client sends": (b"44/display,", "Invalid message"),
+    "an unknown Socket.IO type": (b"49", "Invalid message"),
+    "bad base64": (b"b!!!", "Invalid packet"),
+}
 
 
 @pytest.mark.parametrize("body, message", BAD_BODIES.values(), ids=BAD_BODIES.keys())
 def test_a_bad_long_polling_body_gets_400_and_the_session_goes_on(
-    live_server: LiveServer, body: bytes, message: str
+    live_server: LiveServer, tmp_path: Path, body: bytes, message: str
 ) -> None:
     session = handshake(live_server, "127.0.0.1")
     assert post_packets(live_server, session, body) == (400, f'"{message}"'.encode())
     assert post_packets(live_server, session, b"3") == (200, b"OK")  # a pong: the session is alive
+    assert "Traceback" not in (tmp_path / f"serve-{live_server.port}.log").read_text()
 
 
 def test_good_long_polling_bodies_still_pass(live_server: LiveServer, tmp_path: Path) -> None:
     session = handshake(live_server, "127.0.0.1")
-    for body in (b"", b"3", b"40/display,", '3\x1e42/display,["chào"]'.encode()):
+    binary = b'451-/display,["x",{"_placeholder":true,"num":0}]\x1ebAAEC'  # an event, bytes
+    goods = [b"", b"3", b"40/display,", '3\x1e42/display,["chào"]'.encode(), binary]
+    for body in goods:
         assert post_packets(live_server, session, body) == (200, b"OK"), body
     log = (tmp_path / f"serve-{live_server.port}.log").read_text()
     assert "Traceback" not in log
