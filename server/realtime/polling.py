@@ -57,9 +57,7 @@ class PollingGuard:
         environ["wsgi.input"] = io.BytesIO(body)
         packets = body.decode("utf-8", errors="replace").split(SEPARATOR)
         for packet in filter(None, packets):
-            if packet[0] not in CLIENT_PACKETS:
-                return "Invalid packet"
-            if packet[0] == "b" and not _base64(packet[1:]):
+            if packet[0] not in CLIENT_PACKETS or (packet[0] == "b" and not _base64(packet[1:])):
                 return "Invalid packet"
             if packet[0] == "4" and not _message(packet[1:]):
                 return "Invalid message"
@@ -70,7 +68,7 @@ def _base64(text: str) -> bool:
     """A binary packet's payload is strict base64."""
     try:
         binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
-    except (ValueError, binascii.Error):
+    except ValueError:  # binascii.Error, and UnicodeEncodeError for a non-ASCII character
         return False
     return True
 
