@@ -13,13 +13,12 @@ from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import errors, ratelimit
-from server.auth import CookieSessions
 from server.config import Config
 from server.engine.clock import Clock, SystemClock
 from server.engine.engine import QueueEngine
 from server.engine.ordering import OrderingPolicy
 from server.realtime.names import Namespace
-from server.realtime.namespaces import DisplayNamespace, TicketNamespace
+from server.realtime.namespaces import DisplayNamespace, Followers, TicketNamespace
 from server.realtime.polling import PollingGuard
 from server.realtime.sink import SocketSink
 from server.storage import tables
@@ -35,6 +34,12 @@ class Luot:
     db: Database
     engine: QueueEngine
     socketio: SocketIO
+    sink: SocketSink
+
+    def close(self) -> None:
+        """Lets the events still being sent go out, then closes the database's connections."""
+        self.sink.drain()
+        self.db.dispose()
 
 
 def site_id_for(db: Database, code: str) -> int:
@@ -60,24 +65,6 @@ def async_mode() -> str:
     return "threading"
 
 
-class SocketIOPaths:
-    """Sends only Socket.IO's own paths through Flask-SocketIO's middleware and every other
-    request straight to Flask. Under gunicorn python-engineio's middleware defines a class
-    for each request it sees (~3% of the worker's time in a burst of tickets)."""
-
-    def __init__(self, middleware: Any) -> None:
-        self.flask = middleware.wsgi_app  # Flask's own WSGI app (behind ProxyFix if set)
-        self.prefix = middleware.engineio_path  # "/socket.io/"
-        limit = middleware.engineio_app.eio.max_http_buffer_size
-        self.socketio = PollingGuard(middleware, limit)
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        """Routes one request by its path."""
-        if environ.get("PATH_INFO", "").startswith(self.prefix):
-            return self.socketio(environ, start_response)
-        return self.flask(environ, start_response)
-
-
 def create_app(config: Config | None = None, clock: Clock | None = None) -> Flask:
     """Builds the application from a Config (default: the LUOT_* environment)."""
     config = config or Config.from_env()
@@ -93,21 +80,21 @@ def create_app(config: Config | None = None, clock: Clock | None = None) -> Flas
     if config["LUOT_TRUSTED_PROXIES"]:
         hops = int(config["LUOT_TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
-    app.session_interface = CookieSessions()
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     db = Database(config["LUOT_DATABASE_URL"])
     socketio = SocketIO()
-    sink = SocketSink(socketio)
+    followers = Followers()
+    sink = SocketSink(socketio, followers)
     policy = OrderingPolicy(
         strict=config["LUOT_ORDERING"] == "strict",
         max_priority_streak=config["LUOT_MAX_PRIORITY_STREAK"],
     )
     site_id = site_id_for(db, config["LUOT_SITE"])
     engine = QueueEngine(SqlRepository(db), clock or SystemClock(), sink, site_id, policy)
-    sink.views = engine
-    app.extensions["luot"] = Luot(config, db, engine, socketio)
+    sink.views = engine.queries
+    app.extensions["luot"] = Luot(config, db, engine, socketio, sink)
 
     socketio.init_app(
         app,
@@ -115,9 +102,9 @@ def create_app(config: Config | None = None, clock: Clock | None = None) -> Flas
         message_queue=config["LUOT_REDIS_URL"],
         channel=config["LUOT_REDIS_CHANNEL"],
     )
-    app.wsgi_app = SocketIOPaths(app.wsgi_app)  # type: ignore[method-assign]
-    socketio.on_namespace(DisplayNamespace(Namespace.DISPLAY.value, engine))
-    socketio.on_namespace(TicketNamespace(Namespace.TICKET.value, engine))
+    app.wsgi_app = PollingGuard(app.wsgi_app)  # type: ignore[method-assign]
+    socketio.on_namespace(DisplayNamespace(Namespace.DISPLAY.value, engine.queries))
+    socketio.on_namespace(TicketNamespace(Namespace.TICKET.value, engine.queries, followers))
     ratelimit.init_app(app)
 
     from server.api import bp as api

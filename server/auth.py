@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from werkzeug.wrappers import Request
+from flask import current_app, g, request, session
 
 from server.engine.errors import Forbidden, Unauthorized
 from server.storage import accounts
@@ -19,18 +16,6 @@ from server.storage.accounts import Principal
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, except that a request without the cookie gets a new
-    empty session at once: devices send bearer tokens, and building the signer for each of
-    their requests cost a ticket burst ~4% of its time."""
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        """An empty session when the request has no session cookie."""
-        if self.get_cookie_name(app) not in request.cookies:
-            return self.session_class()
-        return super().open_session(app, request)
 
 
 def _database() -> Any:
@@ -62,28 +47,10 @@ def principal() -> Principal | None:
     return found
 
 
-#: A device's token is looked up at most this often per process. Revoking one takes effect
-#: within this time; a kiosk issuing in a burst saves a database read per ticket.
-TOKEN_CACHE_SECONDS = 5.0
-
-
 def token_principal(token: str) -> Principal | None:
-    """The token's principal, from a short per-process cache (unknown tokens are not cached).
-    The cache is keyed by the token as sent: a hit costs no hashing."""
-    cache: dict[str, tuple[Principal, float]] = current_app.extensions.setdefault(
-        "luot_token_cache", {}
-    )
-    now = time.monotonic()
-    hit = cache.get(token)
-    if hit is not None and hit[1] > now:
-        return hit[0]
+    """The token's principal (looked up by its hash), or None."""
     with _database().read() as conn:
-        found = accounts.token_principal_by_hash(conn, accounts.token_hash(token))
-    if found is not None:
-        if len(cache) > 10_000:  # bounded: many devices, never many thousands
-            cache.clear()
-        cache[token] = (found, now + TOKEN_CACHE_SECONDS)
-    return found
+        return accounts.token_principal_by_hash(conn, accounts.token_hash(token))
 
 
 def check_csrf() -> None:

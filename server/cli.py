@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from server.config import SETTINGS, Config
+from server.config import SETTINGS
 
 
 class Context:
@@ -28,9 +28,9 @@ class Context:
         return self._app.extensions["luot"]
 
     def close(self) -> None:
-        """Disposes the database engine of the app, if one was built."""
+        """Closes the app's database (after its last events), if an app was built."""
         if self._app is not None:
-            self._app.extensions["luot"].db.dispose()
+            self._app.extensions["luot"].close()
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
@@ -66,20 +66,12 @@ def init(ctx: Context, demo: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    help="Server processes on the port (one per CPU core at most); each client address stays"
-    " with one. More than one needs LUOT_REDIS_URL.",
-)
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int) -> None:
     """Run the production server (gunicorn, gevent worker) and print the pages' URLs."""
     from server.serve import ServeError, run
 
     try:
-        run(host, port, Config.from_env(), workers)
+        run(host, port)
     except ServeError as error:
         fail(error)
 
@@ -192,7 +184,7 @@ def service_update(
         else:
             raise click.BadParameter("a whole number or 'none'", param_hint="--daily-limit")
     engine = ctx.luot.engine
-    codes = [s["code"] for s in engine.list_services()] if all_ else [code]
+    codes = [s["code"] for s in engine.queries.list_services()] if all_ else [code]
     try:
         for each in codes:
             changed = engine.update_service(each, hours=hours, daily_limit=limit, is_open=is_open)

@@ -1,20 +1,15 @@
 """`luot serve`: gunicorn with one gevent worker (DESIGN.md), never a development server.
 
-`--workers N` runs N gevent workers, and each client address always reaches the same one
-(`server.sticky`): Socket.IO's long-polling sessions live in one process. Their events meet
-in Redis (LUOT_REDIS_URL), and their SQLite writers take turns (`server.storage.process_lock`).
+One process serves a center. Several processes are separate `luot serve` commands on one
+PostgreSQL database behind nginx (deploy/), not workers of one gunicorn.
 """
 
 from __future__ import annotations
 
-import gc
 import socket
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
-
-from server import sticky
-from server.config import Config
 
 
 class LuotServer(BaseApplication):  # type: ignore[misc]
@@ -36,11 +31,6 @@ class LuotServer(BaseApplication):  # type: ignore[misc]
         app = create_app()
         luot = app.extensions["luot"]
         luot.socketio.start_background_task(roll_days, luot.engine)
-        # The libraries' objects live as long as the process: leave them out of the cyclic
-        # collector's full passes, which otherwise stalled every greenlet 54-77 ms each time
-        # (the whole p99 of a kiosk burst; see docs/benchmarks.md).
-        gc.collect()
-        gc.freeze()
         return app
 
 
@@ -73,7 +63,7 @@ def urls(host: str, port: int) -> list[tuple[str, str]]:
     ]
 
 
-def on_ready(host: str, port: int, workers: int = 1) -> Any:
+def on_ready(host: str, port: int) -> Any:
     """gunicorn's when_ready hook: prints where to go."""
 
     def hook(_server: Any) -> None:
@@ -81,8 +71,6 @@ def on_ready(host: str, port: int, workers: int = 1) -> Any:
             " (and every other address of this machine)" if host in ("0.0.0.0", "::") else ""
         )
         print(f"Luot is serving on {base_url(host, port)}{everywhere}", flush=True)
-        if workers > 1:
-            print(f"  {workers} worker processes; each client address stays with one", flush=True)
         for label, url in urls(host, port):
             print(f"  {label:<18} {url}", flush=True)
 
@@ -97,8 +85,9 @@ class ServeError(Exception):
         self.code = code
 
 
-def run(host: str, port: int, config: Config, workers: int = 1) -> None:
+def run(host: str, port: int) -> None:
     """Runs gunicorn in the foreground until stopped."""
+    refuse_if_taken(host, port)  # at once, not after gunicorn's five tries of a second each
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "worker_class": "gevent",
@@ -110,22 +99,9 @@ def run(host: str, port: int, config: Config, workers: int = 1) -> None:
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
-        "when_ready": on_ready(host, port, workers),
+        "when_ready": on_ready(host, port),
         "worker_connections": 10000,
     }
-    if workers > 1:
-        if not config["LUOT_REDIS_URL"]:
-            raise ServeError(
-                "workers_need_redis",
-                "several workers need LUOT_REDIS_URL: a call made in one must reach the screens"
-                " connected to the others",
-            )
-        refuse_if_taken(host, port)  # SO_REUSEPORT would share it with a server already there
-        refuse_if_not_sticky(host)
-        config.secret_key()  # made once, before the workers start, so that they all sign alike
-        # Each worker binds the port itself (SO_REUSEPORT): the kernel then picks a worker by
-        # the client's address, see server/sticky.py.
-        options.update(workers=workers, reuse_port=True, post_fork=stick(workers))
     LuotServer(options).run()
 
 
@@ -143,28 +119,3 @@ def refuse_if_taken(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as error:
             raise ServeError("port_in_use", f"cannot listen on {host}:{port}: {error}") from None
-
-
-def refuse_if_not_sticky(host: str) -> None:
-    """Raises `workers_unsupported` when this system cannot pick workers by client address
-    (not Linux, or a kernel without SO_REUSEPORT programs): workers would lose sessions."""
-    try:
-        with socket.socket(family(host)) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            probe.bind((host, 0))
-            sticky.attach(probe, 2)
-    except (OSError, AttributeError) as error:
-        raise ServeError(
-            "workers_unsupported", f"this system cannot keep clients on one worker: {error}"
-        ) from None
-
-
-def stick(workers: int) -> Any:
-    """gunicorn's post_fork hook: the new worker's socket joins the port's group, whose
-    connections then go by client address."""
-
-    def hook(_server: Any, worker: Any) -> None:
-        for listener in worker.sockets:
-            sticky.attach(listener.sock, workers)
-
-    return hook

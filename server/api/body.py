@@ -12,12 +12,10 @@ from server.engine.errors import InvalidRequest
 MISSING: Any = object()
 
 
-def json_body(optional: bool = False) -> dict[str, Any]:
-    """The request's JSON object (UTF-8); an empty body is {} when `optional`."""
+def json_body() -> dict[str, Any]:
+    """The request's JSON object (UTF-8)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
-        if optional:
-            return {}
         raise InvalidRequest("A JSON object is required as the request body")
     try:
         text = raw.decode("utf-8")

@@ -10,14 +10,14 @@ from server.auth import require, require_counter
 
 from . import bp
 from .body import json_body, string_field
-from .tickets import engine
+from .tickets import engine, queries
 
 
 @bp.get("/counters")
 @require()
 def counters() -> Any:
     """Every counter with its services, state and current ticket."""
-    return jsonify(engine().list_counters())
+    return jsonify(queries().list_counters())
 
 
 @bp.post("/counters/<code>/call-next")

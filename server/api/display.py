@@ -7,10 +7,10 @@ from typing import Any
 from flask import jsonify
 
 from . import bp
-from .tickets import engine
+from .tickets import queries
 
 
 @bp.get("/display/state")
 def display_state() -> Any:
     """Counters with their current numbers, the last calls and waiting counts."""
-    return jsonify(engine().display_state())
+    return jsonify(queries().display_state())

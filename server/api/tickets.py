@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, jsonify, request
 
 from server.auth import require
+from server.engine import views
 from server.engine.errors import InvalidRequest
 from server.ratelimit import rate_limited
 
@@ -15,8 +16,13 @@ from .body import json_body, string_field
 
 
 def engine() -> Any:
-    """The app's QueueEngine."""
+    """The app's QueueEngine: the commands."""
     return current_app.extensions["luot"].engine
+
+
+def queries() -> Any:
+    """The engine's read side."""
+    return current_app.extensions["luot"].engine.queries
 
 
 def lookup_rate() -> str:
@@ -28,20 +34,19 @@ def lookup_url(code: str) -> str:
     """The QR's target: LUOT_PUBLIC_URL, or the address the request came in on."""
     # The address as the kiosk sent it (ASCII, as a QR code wants it; no IRI decoding).
     base = current_app.extensions["luot"].config["LUOT_PUBLIC_URL"]
-    base = base or f"{request.scheme}://{request.host}"
-    return f"{base.rstrip('/')}/t/{code}"
+    return views.lookup_url(base or f"{request.scheme}://{request.host}", code)
 
 
 @bp.get("/services")
 def services() -> Any:
     """Every lĩnh vực with its waiting count, whether it issues now, and its hours."""
-    return jsonify(engine().list_services())
+    return jsonify(queries().list_services())
 
 
 @bp.get("/priorities")
 def priorities() -> Any:
     """The priority categories."""
-    return jsonify(engine().list_priorities())
+    return jsonify(queries().list_priorities())
 
 
 @bp.get("/procedures")
@@ -51,7 +56,7 @@ def procedures() -> Any:
     if len(query) > 200:
         raise InvalidRequest("'q' is longer than 200 characters")
     service = request.args.get("service") or None
-    return jsonify(engine().find_procedures(query, service))
+    return jsonify(queries().find_procedures(query, service))
 
 
 @bp.post("/tickets")
@@ -80,7 +85,7 @@ def issue_ticket() -> Any:
 @rate_limited(lookup_rate)
 def ticket_status(lookup_code: str) -> Any:
     """A ticket's public status, for anyone holding its code."""
-    return jsonify(engine().ticket_status(lookup_code))
+    return jsonify(queries().ticket_status(lookup_code))
 
 
 @bp.post("/tickets/<lookup_code>/cancel")

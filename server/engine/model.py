@@ -81,6 +81,7 @@ class Procedure:
     code: str
     name: str
     service_id: int
+    name_folded: str = ""  # the name as the kiosk's search compares it (text.fold)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -53,14 +53,12 @@ class Tx(Protocol):
         """A ticket by its unguessable lookup code."""
         ...
 
-    def ticket_by_number(self, day: str, number: str) -> Ticket | None:
-        """A ticket by its number on a local day."""
+    def tickets_by_lookup(self, lookup_codes: Collection[str]) -> list[Ticket]:
+        """Tickets by lookup code, in no particular order."""
         ...
 
-    def waiting(
-        self, day: str, service_id: int | None = None, counter_id: int | None = None
-    ) -> list[Ticket]:
-        """The day's waiting tickets: sent to one counter, in one service's line, or all."""
+    def ticket_by_number(self, day: str, number: str) -> Ticket | None:
+        """A ticket by its number on a local day."""
         ...
 
     def line_heads(
@@ -132,7 +130,8 @@ class Repository(Protocol):
     """Opens transactions; the engine never sees connections or SQL."""
 
     def write(self, site_id: int) -> AbstractContextManager[Tx]:
-        """A write transaction, serialised with every other write of the site."""
+        """A write transaction, serialised with every other write of the site; a write
+        inside another write of the same thread is refused."""
         ...
 
     def read(self, site_id: int) -> AbstractContextManager[Tx]:

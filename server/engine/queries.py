@@ -1,32 +1,27 @@
-"""Read-only questions to the engine: services, procedures, tickets, counters, the TV's state."""
+"""Queries: the read side, each question in one read transaction, never under the write lock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import errors, speech
+from . import errors
 from .clock import Clock
 from .hours import parse_hours
+from .model import TicketStatus
 from .ports import Repository, Tx
-from .text import fold, matches
-from .views import EtaCache, Snapshot
-
-#: How many calls the TV lists as recent.
-RECENT_CALLS = 10
+from .text import fold, has_words
+from .views import Snapshot, queue_key
 
 
 class Queries:
-    """The read side of QueueEngine; every method opens one read transaction."""
+    """What the API, the realtime layer and the commands' answers read."""
 
-    repo: Repository
-    clock: Clock
-    site_id: int
-
-    eta_cache: EtaCache
-    _zone: ZoneInfo | None = None
+    def __init__(self, repo: Repository, clock: Clock, site_id: int) -> None:
+        self.repo, self.clock, self.site_id = repo, clock, site_id
+        self._zone: ZoneInfo | None = None
 
     def zone(self, tx: Tx) -> ZoneInfo:
         """The site's time zone (Asia/Ho_Chi_Minh by default), read once."""
@@ -40,7 +35,7 @@ class Queries:
         now = self.clock.now()
         with self.repo.read(self.site_id) as tx:
             zone = self.zone(tx)
-            yield Snapshot(tx, now.astimezone(zone).date().isoformat(), now, zone, self.eta_cache)
+            yield Snapshot(tx, now.astimezone(zone).date().isoformat(), now, zone)
 
     def list_services(self) -> list[dict[str, Any]]:
         """GET /api/v1/services: each service with its waiting count and whether it issues now."""
@@ -57,7 +52,8 @@ class Queries:
             return [{"code": p.code, "name": p.name} for p in tx.priorities()]
 
     def find_procedures(self, query: str = "", service: str | None = None) -> list[dict[str, str]]:
-        """Procedures whose name (or service's name) matches without diacritics."""
+        """Procedures whose name (or service's name) holds every word of `query`, compared
+        without diacritics; procedure names are folded once, when stored."""
         with self.repo.read(self.site_id) as tx:
             services = {s.id: s for s in tx.services()}
             service_id = None
@@ -66,11 +62,12 @@ class Queries:
                 if not found:
                     raise errors.NotFound(f"Không có lĩnh vực '{service}' (no such service)")
                 service_id = found[0].id
-            folded = fold(query)
+            words = fold(query).split()
+            service_names = {sid: fold(s.name) for sid, s in services.items()}
             return [
                 {"code": p.code, "name": p.name, "service": services[p.service_id].code}
                 for p in tx.procedures(service_id)
-                if matches(folded, p.name) or matches(folded, services[p.service_id].name)
+                if has_words(words, p.name_folded) or has_words(words, service_names[p.service_id])
             ]
 
     def waiting_counts(self) -> dict[str, int]:
@@ -86,18 +83,30 @@ class Queries:
                 raise errors.NotFound("Không tìm thấy phiếu (no such ticket)")
             return snap.public_ticket(ticket)
 
-    def public_views(
-        self, lookup_codes: Sequence[str], lines: Sequence[tuple[str, int]]
-    ) -> dict[str, dict[str, Any]]:
-        """Public views of some tickets and of every ticket standing in some lines."""
+    def ticket(self, ticket_id: int) -> dict[str, Any]:
+        """The full view of a ticket, as a command answers it once committed."""
         with self.snapshot() as snap:
-            tickets = {t.lookup_code: t for t in snap.read_lines(set(lines))}
-            for code in lookup_codes:
-                if code not in tickets:
-                    ticket = snap.tx.ticket_by_lookup(code)
-                    if ticket is not None:
-                        tickets[code] = ticket
-            return {code: snap.public_ticket(t) for code, t in tickets.items()}
+            ticket = snap.tx.ticket(ticket_id)
+            if ticket is None:
+                raise errors.NotFound("Không tìm thấy phiếu (no such ticket)")
+            return snap.full_ticket(ticket)
+
+    def updated_views(
+        self,
+        moved: Collection[str],
+        followed: Collection[str],
+        lines: Collection[tuple[str, int]],
+    ) -> dict[str, dict[str, Any]]:
+        """`ticket_updated` bodies after a commit: of the tickets it moved (followed perhaps
+        on another server), and of the followed tickets waiting in a line it changed. The
+        cost grows with the followers, never with the length of a line."""
+        views = {}
+        with self.snapshot() as snap:
+            for ticket in snap.tx.tickets_by_lookup(set(moved) | set(followed)):
+                in_line = ticket.status == TicketStatus.WAITING and queue_key(ticket) in lines
+                if ticket.lookup_code in moved or in_line:
+                    views[ticket.lookup_code] = snap.public_ticket(ticket)
+        return views
 
     def list_counters(self) -> list[dict[str, Any]]:
         """GET /api/v1/counters."""
@@ -105,7 +114,7 @@ class Queries:
             current = snap.current_tickets()
             return [snap.counter_view(c, current) for c in snap.counters]
 
-    def counter_view(self, code: str) -> dict[str, Any]:
+    def counter(self, code: str) -> dict[str, Any]:
         """One counter as GET /api/v1/counters lists it."""
         with self.snapshot() as snap:
             for counter in snap.counters:
@@ -113,31 +122,20 @@ class Queries:
                     return snap.counter_view(counter, snap.current_tickets())
             raise errors.NotFound(f"Không có quầy '{code}' (no such counter)")
 
+    def hall_counter(self, code: str) -> dict[str, Any]:
+        """One counter as the hall sees it (`counter_changed`)."""
+        with self.snapshot() as snap:
+            for counter in snap.counters:
+                if counter.code == code:
+                    return snap.hall_counter(counter, snap.current_tickets())
+            raise errors.NotFound(f"Không có quầy '{code}' (no such counter)")
+
     def display_state(self) -> dict[str, Any]:
         """GET /api/v1/display/state and the `state` event of /display."""
         with self.snapshot() as snap:
-            current = snap.current_tickets()
-            events = snap.tx.recent_calls(snap.day, RECENT_CALLS)
-            called = {t.id: t for t in snap.tx.tickets_by_ids([e.ticket_id for e in events])}
-            recent = []
-            for event in events:
-                ticket = called[event.ticket_id]
-                counter = snap.counter_by_id[event.counter_id or 0]
-                text = speech.announcement(
-                    ticket.number, counter.name, recall=event.action == "recall"
-                )
-                recent.append(snap.call_payload(event, ticket, text))
-            return {
-                "site": {"name": snap.tx.site().name},
-                "counters": [
-                    {
-                        "code": c.code,
-                        "name": c.name,
-                        "state": c.state.value,
-                        "current": snap.current(c, current),
-                    }
-                    for c in snap.counters
-                ],
-                "recent_calls": recent,
-                "waiting": snap.waiting_counts(),
-            }
+            return snap.display_state(snap.tx.site().name)
+
+    def today(self) -> str:
+        """The site's local day now (YYYY-MM-DD)."""
+        with self.snapshot() as snap:
+            return snap.day

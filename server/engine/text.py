@@ -20,5 +20,9 @@ def fold(text: str) -> str:
 
 def matches(query: str, text: str) -> bool:
     """Whether every word of `query` occurs in `text`, both folded; an empty query matches all."""
-    haystack = fold(text)
-    return all(word in haystack for word in fold(query).split())
+    return has_words(fold(query).split(), fold(text))
+
+
+def has_words(words: list[str], folded: str) -> bool:
+    """Whether every one of these folded words occurs in an already folded text."""
+    return all(word in folded for word in words)

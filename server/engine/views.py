@@ -1,22 +1,25 @@
-"""Read models: a snapshot of one site's queues and the JSON shapes of CONTRACT.md."""
+"""The JSON shapes of CONTRACT.md, built from one site's records inside one transaction.
+
+Every body the API answers and every event body the realtime layer emits is made here, so a
+shape changes in one place.
+"""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from functools import cached_property
 from typing import Any
 
-from . import eta
+from . import eta, speech
 from .model import Counter, Service, Ticket, TicketEvent, TicketStatus
-from .ordering import line_order
 from .ports import Tx
 
 #: A counter counts as open for estimates if it called somebody within this time.
 ACTIVE_WINDOW = timedelta(hours=1)
 #: How many recent services make the typical duration.
 RECENT_SERVICES = 20
+#: How many calls the TV lists as recent.
+RECENT_CALLS = 10
 
 
 def iso(moment: datetime | None, tz: tzinfo) -> str | None:
@@ -33,50 +36,33 @@ def queue_key(ticket: Ticket) -> tuple[str, int]:
     return ("service", ticket.service_id)
 
 
-@dataclass
-class EtaCache:
-    """Each service's typical duration and open counters, kept a few seconds between requests.
-
-    An estimate needs three queries; a burst of issues should not pay them every time. The
-    engine clears it whenever a counter acts, so only other processes' actions wait the TTL.
-    """
-
-    ttl_seconds: float = 15.0
-    entries: dict[int, tuple[float, int, float]] = field(default_factory=dict)
-
-    def get(self, service_id: int) -> tuple[float, int] | None:
-        """(typical seconds, open counters) if fresh."""
-        entry = self.entries.get(service_id)
-        if entry is None or time.monotonic() - entry[2] > self.ttl_seconds:
-            return None
-        return entry[0], entry[1]
-
-    def put(self, service_id: int, typical: float, counters: int) -> None:
-        """Remembers a service's figures."""
-        self.entries[service_id] = (typical, counters, time.monotonic())
-
-    def clear(self) -> None:
-        """Forgets everything (a counter acted)."""
-        self.entries.clear()
+def lookup_url(base: str, lookup_code: str) -> str:
+    """The QR's target, the ticket's live status page, under a base URL."""
+    return f"{base.rstrip('/')}/t/{lookup_code}"
 
 
 class Snapshot:
     """Describes tickets and counters inside one transaction, reading only what is asked."""
 
-    def __init__(
-        self, tx: Tx, day: str, now: datetime, tz: tzinfo, eta_cache: EtaCache | None = None
-    ) -> None:
+    def __init__(self, tx: Tx, day: str, now: datetime, tz: tzinfo) -> None:
         self.tx, self.day, self.now, self.tz = tx, day, now, tz
-        self.services = tx.services()
-        self.service_by_id = {s.id: s for s in self.services}
-        self.eta_cache = eta_cache if eta_cache is not None else EtaCache(ttl_seconds=0)
         self._counts: dict[int, int] | None = None
-        self._ahead: dict[int, int] = {}
         self._active: set[int] | None = None
+        self._typical: dict[int, float] = {}
+
+    @cached_property
+    def services(self) -> tuple[Service, ...]:
+        """The site's services in display order."""
+        return tuple(self.tx.services())
+
+    @cached_property
+    def service_by_id(self) -> dict[int, Service]:
+        """Services by id."""
+        return {s.id: s for s in self.services}
 
     @cached_property
     def counters(self) -> list[Counter]:
-        """The site's counters, read when first needed."""
+        """The site's counters in display order."""
         return self.tx.counters()
 
     @cached_property
@@ -91,22 +77,11 @@ class Snapshot:
             self._counts = self.tx.waiting_counts(self.day)
         return self._counts
 
-    def read_lines(self, lines: set[tuple[str, int]]) -> list[Ticket]:
-        """Reads whole lines at once so that their tickets' places need no further query."""
-        tickets: list[Ticket] = []
-        for kind, ident in lines:
-            if kind == "counter":
-                line = self.tx.waiting(self.day, counter_id=ident)
-            else:
-                line = self.tx.waiting(self.day, service_id=ident)
-            for index, ticket in enumerate(line_order(line)):
-                self._ahead[ticket.id] = index
-            tickets.extend(line)
-        return tickets
-
     def waiting_counts(self) -> dict[str, int]:
-        """Waiting tickets per service code, every service listed."""
+        """`queue_changed`'s `waiting`: waiting tickets per service code, every service listed."""
         return {s.code: self.waiting_by_service.get(s.id, 0) for s in self.services}
+
+    # -- places and estimates ------------------------------------------------------------
 
     def open_counters(self, service_id: int) -> int:
         """Unpaused counters serving the service, preferring those active lately."""
@@ -119,14 +94,24 @@ class Snapshot:
     def estimate(self, ticket: Ticket, ahead: int) -> int:
         """Seconds until the ticket is likely called."""
         sid = ticket.service_id
-        known = self.eta_cache.get(sid)
-        if known is None:
+        if sid not in self._typical:
             recent = self.tx.recent_service_seconds(sid, self.day, RECENT_SERVICES)
-            known = (eta.typical_service_seconds(recent), self.open_counters(sid))
-            self.eta_cache.put(sid, *known)
-        typical, open_counters = known
-        counters = 1 if ticket.target_counter_id is not None else open_counters
-        return eta.estimate_wait_seconds(ahead, typical, counters)
+            self._typical[sid] = eta.typical_service_seconds(recent)
+        counters = 1 if ticket.target_counter_id is not None else self.open_counters(sid)
+        return eta.estimate_wait_seconds(ahead, self._typical[sid], counters)
+
+    def place(self, ticket: Ticket) -> dict[str, int | None]:
+        """position, waiting_ahead and the estimate; null once the ticket no longer waits."""
+        if ticket.status != TicketStatus.WAITING:
+            return {"position": None, "waiting_ahead": None, "estimated_wait_seconds": None}
+        ahead = self.tx.count_ahead(ticket)
+        return {
+            "position": ahead + 1,
+            "waiting_ahead": ahead,
+            "estimated_wait_seconds": self.estimate(ticket, ahead),
+        }
+
+    # -- references --------------------------------------------------------------------
 
     def service_ref(self, service_id: int) -> dict[str, str]:
         """{"code","name"} of a service."""
@@ -140,18 +125,7 @@ class Snapshot:
         counter = self.counter_by_id[counter_id]
         return {"code": counter.code, "name": counter.name}
 
-    def place(self, ticket: Ticket) -> dict[str, int | None]:
-        """position, waiting_ahead and the estimate; null once the ticket no longer waits."""
-        if ticket.status != TicketStatus.WAITING:
-            return {"position": None, "waiting_ahead": None, "estimated_wait_seconds": None}
-        if ticket.id not in self._ahead:
-            self._ahead[ticket.id] = self.tx.count_ahead(ticket)
-        ahead = self._ahead[ticket.id]
-        return {
-            "position": ahead + 1,
-            "waiting_ahead": ahead,
-            "estimated_wait_seconds": self.estimate(ticket, ahead),
-        }
+    # -- tickets -------------------------------------------------------------------------
 
     def public_ticket(self, ticket: Ticket) -> dict[str, Any]:
         """The body of GET /api/v1/tickets/{lookup_code} and of `ticket_updated`."""
@@ -164,7 +138,8 @@ class Snapshot:
         }
 
     def full_ticket(self, ticket: Ticket) -> dict[str, Any]:
-        """The ticket as issued to a kiosk or handled by a counter."""
+        """The ticket as issued to a kiosk or handled by a counter (the API adds
+        `lookup_url`, which depends on the address the request came in on)."""
         return {
             "id": ticket.id,
             "number": ticket.number,
@@ -178,6 +153,13 @@ class Snapshot:
             "called_at": iso(ticket.called_at, self.tz),
         }
 
+    # -- counters and the hall -----------------------------------------------------------
+
+    def current_tickets(self) -> dict[int, Ticket]:
+        """The tickets standing at counters, by id."""
+        ids = [c.current_ticket_id for c in self.counters if c.current_ticket_id]
+        return {t.id: t for t in self.tx.tickets_by_ids(ids)}
+
     def current(self, counter: Counter, tickets: dict[int, Ticket]) -> dict[str, Any] | None:
         """A counter's `current`: null or {"number","service","status","called_at"}."""
         ticket = tickets.get(counter.current_ticket_id or 0)
@@ -190,20 +172,20 @@ class Snapshot:
             "called_at": iso(ticket.called_at, self.tz),
         }
 
-    def current_tickets(self) -> dict[int, Ticket]:
-        """The tickets standing at counters, by id."""
-        ids = [c.current_ticket_id for c in self.counters if c.current_ticket_id]
-        return {t.id: t for t in self.tx.tickets_by_ids(ids)}
-
-    def counter_view(self, counter: Counter, tickets: dict[int, Ticket]) -> dict[str, Any]:
-        """One entry of GET /api/v1/counters."""
+    def hall_counter(self, counter: Counter, tickets: dict[int, Ticket]) -> dict[str, Any]:
+        """A counter as the hall sees it: an entry of `state`'s `counters`, and the body of
+        `counter_changed`."""
         return {
             "code": counter.code,
             "name": counter.name,
-            "services": [self.service_by_id[s].code for s in counter.service_ids],
             "state": counter.state.value,
             "current": self.current(counter, tickets),
         }
+
+    def counter_view(self, counter: Counter, tickets: dict[int, Ticket]) -> dict[str, Any]:
+        """One entry of GET /api/v1/counters: the hall's view and the counter's services."""
+        services = [self.service_by_id[s].code for s in counter.service_ids]
+        return {"services": services, **self.hall_counter(counter, tickets)}
 
     def service_view(self, service: Service, open_now: bool) -> dict[str, Any]:
         """One entry of GET /api/v1/services."""
@@ -217,15 +199,29 @@ class Snapshot:
             "daily_limit": service.daily_limit,
         }
 
-    def call_payload(self, event: TicketEvent, ticket: Ticket, announcement: str) -> dict[str, Any]:
-        """The body of `ticket_called` and of a `recent_calls` entry."""
+    def call_payload(self, event: TicketEvent, ticket: Ticket) -> dict[str, Any]:
+        """The body of `ticket_called` and of a `recent_calls` entry, with the sentence the
+        hall hears (the one place a call's announcement is made)."""
         counter = self.counter_by_id[event.counter_id or 0]
+        recall = event.action == "recall"
         return {
             "number": ticket.number,
             "counter": {"code": counter.code, "name": counter.name},
             "service": self.service_ref(ticket.service_id),
             "called_at": iso(event.at, self.tz),
-            "recall": event.action == "recall",
-            "announcement": announcement,
+            "recall": recall,
+            "announcement": speech.announcement(ticket.number, counter.name, recall=recall),
             "audio_url": None,
+        }
+
+    def display_state(self, site_name: str) -> dict[str, Any]:
+        """GET /api/v1/display/state and the `state` event of /display."""
+        current = self.current_tickets()
+        events = self.tx.recent_calls(self.day, RECENT_CALLS)
+        called = {t.id: t for t in self.tx.tickets_by_ids([e.ticket_id for e in events])}
+        return {
+            "site": {"name": site_name},
+            "counters": [self.hall_counter(c, current) for c in self.counters],
+            "recent_calls": [self.call_payload(e, called[e.ticket_id]) for e in events],
+            "waiting": self.waiting_counts(),
         }

@@ -20,7 +20,6 @@ class Emit(StrEnum):
     QUEUE_CHANGED = "queue_changed"
     TICKET_UPDATED = "ticket_updated"
     COUNTER_CHANGED = "counter_changed"
-    ERROR = "error"
 
 
 def site_room(site_id: int) -> str:

@@ -28,20 +28,23 @@ CLIENT_MESSAGES = frozenset({0, 1, 2, 3, 5, 6})
 
 
 class PollingGuard:
-    """Checks long-polling POSTs before python-engineio's WSGI app handles them."""
+    """Checks long-polling POSTs before Flask-SocketIO's WSGI middleware handles them."""
 
-    def __init__(self, engineio_app: Any, max_bytes: int) -> None:
-        self.engineio_app = engineio_app
-        self.max_bytes = max_bytes  # python-engineio's max_http_buffer_size
+    def __init__(self, middleware: Any) -> None:
+        self.middleware = middleware  # Flask-SocketIO's: Socket.IO's paths, then Flask
+        self.prefix = middleware.engineio_path  # "/socket.io/"
+        self.max_bytes = middleware.engineio_app.eio.max_http_buffer_size
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        """Refuses a bad POST; passes everything else on."""
+        """Refuses a bad POST to Socket.IO; passes everything else on."""
+        if not environ.get("PATH_INFO", "").startswith(self.prefix):
+            return self.middleware(environ, start_response)  # type: ignore[no-any-return]
         if environ.get("REQUEST_METHOD") == "POST":
             refusal = self.refusal(environ)
             if refusal is not None:
                 return bad_request(start_response, refusal)
         try:
-            return self.engineio_app(environ, start_response)  # type: ignore[no-any-return]
+            return self.middleware(environ, start_response)  # type: ignore[no-any-return]
         except KeyError:  # the session was closed while this request came in
             return bad_request(start_response, "Session is disconnected")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from flask_socketio import SocketIO
@@ -13,21 +13,25 @@ from flask_socketio import SocketIO
 from server.engine.events import CounterChanged, Event, QueueChanged, TicketCalled, TicketsChanged
 
 from .names import Emit, Namespace, site_room, ticket_room
+from .namespaces import Followers
 
 log = logging.getLogger(__name__)
 
 
 class Views(Protocol):
-    """What the sink reads to fill its emits (the engine's read side)."""
+    """What the sink reads to fill its emits (the engine's `Queries`)."""
 
-    def public_views(
-        self, lookup_codes: Sequence[str], lines: Sequence[tuple[str, int]]
+    def updated_views(
+        self,
+        moved: Collection[str],
+        followed: Collection[str],
+        lines: Collection[tuple[str, int]],
     ) -> dict[str, dict[str, Any]]:
-        """Public views of tickets and lines."""
+        """`ticket_updated` bodies of the tickets a commit changed."""
         ...
 
-    def counter_view(self, code: str) -> dict[str, Any]:
-        """One counter's view."""
+    def hall_counter(self, code: str) -> dict[str, Any]:
+        """One counter as the hall sees it."""
         ...
 
     def waiting_counts(self) -> dict[str, int]:
@@ -42,8 +46,9 @@ QUEUE_INTERVAL_SECONDS = 0.1
 class SocketSink:
     """The engine's EventSink for a running server; never lets a delivery error escape."""
 
-    def __init__(self, socketio: SocketIO) -> None:
+    def __init__(self, socketio: SocketIO, followers: Followers) -> None:
         self.socketio = socketio
+        self.followers = followers
         self.views: Views | None = None  # bound once the engine exists
         self._queue_lock = threading.Lock()
         self._queue_pending: set[int] = set()
@@ -73,7 +78,8 @@ class SocketSink:
             self._schedule_queue_changed(event.site_id)
         elif isinstance(event, TicketsChanged):
             assert self.views is not None
-            views = self.views.public_views(event.lookup_codes, event.lines)
+            followed = self.followers.codes()
+            views = self.views.updated_views(event.lookup_codes, followed, event.lines)
             for code, body in views.items():
                 emit(
                     Emit.TICKET_UPDATED.value,
@@ -85,7 +91,7 @@ class SocketSink:
             assert self.views is not None
             emit(
                 Emit.COUNTER_CHANGED.value,
-                self.views.counter_view(event.counter_code),
+                self.views.hall_counter(event.counter_code),
                 namespace=Namespace.DISPLAY.value,
                 to=site_room(event.site_id),
             )

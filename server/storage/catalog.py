@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 
 from server.engine.hours import parse_hours
 from server.engine.text import fold
@@ -18,14 +18,6 @@ DEFAULT_PRIORITIES = [
     ("meritorious", "Người có công với cách mạng"),
     ("young_child", "Người đi cùng trẻ nhỏ dưới 6 tuổi"),
 ]
-
-
-def touch(conn: Connection, site_id: int) -> None:
-    """Marks the site's catalogue as changed: every process reloads its cached copy."""
-    sites = t.sites.c
-    conn.execute(
-        update(t.sites).where(sites.id == site_id).values(catalog_version=sites.catalog_version + 1)
-    )
 
 
 def ensure_site(conn: Connection, code: str, name: str, timezone: str) -> int:
@@ -66,7 +58,6 @@ def ensure_service(
         is_open=True,
     )
     service_id = int(conn.execute(insert(t.services).values(**values).returning(s.id)).scalar_one())
-    touch(conn, site_id)
     return service_id
 
 
@@ -87,7 +78,6 @@ def ensure_procedure(
             position=position,
         )
     )
-    touch(conn, site_id)
 
 
 def ensure_counter(
@@ -125,7 +115,6 @@ def set_counter_services(
     conn: Connection, site_id: int, counter_id: int, service_ids: Sequence[int]
 ) -> None:
     """Replaces a counter's services, keeping the order given as its preference."""
-    touch(conn, site_id)
     conn.execute(delete(t.counter_services).where(t.counter_services.c.counter_id == counter_id))
     if service_ids:
         conn.execute(
@@ -149,4 +138,3 @@ def ensure_priorities(
                     site_id=site_id, code=code, name=name, position=position
                 )
             )
-            touch(conn, site_id)

@@ -1,8 +1,10 @@
-"""Database engines: SQLite in WAL with synchronous=FULL, or PostgreSQL, from one URL."""
+"""Database engines: SQLite in WAL with synchronous=FULL, or PostgreSQL, from one URL; one
+write transaction at a time per process."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,9 +13,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
-
-from .group_commit import GroupCommit
-from .process_lock import ProcessLock, lock_path
 
 #: How long a writer keeps trying to take SQLite's write lock held by another process.
 LOCK_PATIENCE_SECONDS = 30.0
@@ -98,59 +97,49 @@ def _busy(error: Exception) -> bool:
     return "locked" in message or "busy" in message
 
 
+class NestedWrite(RuntimeError):
+    """A write transaction was asked for inside another one of the same thread (or greenlet).
+
+    On SQLite it would wait for ever for the lock its own outer transaction holds, and on
+    PostgreSQL for its own row lock: it is refused at once instead."""
+
+
 class Database:
-    """An Engine plus, on SQLite, the group commit that serialises this process's writers."""
+    """An Engine whose write transactions run one at a time in the process."""
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **kwargs)
         self.sqlite = is_sqlite(self.engine)
-        self.group = GroupCommit(self._begin_write, self._end_write)
-        self._writer: Connection | None = None  # kept between transactions (one at a time)
-        path = lock_path(self.engine.url.database) if self.sqlite else None
-        self._turns = ProcessLock(path) if path else None  # the processes' turns to write
-
-    def _begin_write(self) -> Connection:
-        """The writers' connection holding SQLite's write lock: this process's turn first
-        (`ProcessLock`), then BEGIN IMMEDIATE (retried while a program that does not take
-        turns, such as sqlite-utils, writes). It stays open between transactions."""
-        conn = self._writer or self.engine.connect().execution_options(luot_write=True)
-        self._writer = None
-        turn = None
-        try:
-            if self._turns is not None:
-                self._turns.acquire()
-                turn = self._turns
-            patiently(conn.begin, BUSY_ERRORS, conn.rollback)
-        except BaseException:
-            if turn is not None:
-                turn.release()
-            conn.close()
-            raise
-        return conn
-
-    def _end_write(self, conn: Connection, reusable: bool) -> None:
-        """Ends this process's turn; keeps the writers' connection for the next transaction,
-        or closes a broken one."""
-        try:
-            if reusable and not conn.closed and not conn.invalidated:
-                self._writer = conn
-            else:
-                conn.close()
-        finally:
-            if self._turns is not None:
-                self._turns.release()
+        # Under gunicorn's gevent worker threading is monkey-patched, so a writer that waits
+        # for this lock lets the worker's other greenlets run.
+        self._lock = threading.Lock()
+        self._writer: int | None = None  # the thread (or greenlet) inside `write`
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction. On SQLite the writers of one process run one at a time and
-        share commits (`GroupCommit`); each is undone alone if it raises."""
-        if not self.sqlite:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        with self.group.writer() as conn:
-            yield conn
+        """One write transaction: this process's lock, then the database's (BEGIN IMMEDIATE
+        on SQLite, retried while another process writes); committed when the block ends,
+        rolled back if it raises."""
+        me = threading.get_ident()
+        if self._writer == me:
+            raise NestedWrite("a write transaction cannot open inside another one")
+        with self._lock:
+            self._writer = me
+            try:
+                with self.engine.connect().execution_options(luot_write=True) as conn:
+                    if self.sqlite:
+                        patiently(conn.begin, BUSY_ERRORS, conn.rollback)
+                    else:
+                        conn.begin()
+                    try:
+                        yield conn
+                    except BaseException:
+                        conn.rollback()
+                        raise
+                    conn.commit()
+            finally:
+                self._writer = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -176,10 +165,5 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
-        """Closes the writers' connection and the pooled ones."""
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.close()
-        if self._turns is not None:
-            self._turns.close()
+        """Closes the pooled connections."""
         self.engine.dispose()

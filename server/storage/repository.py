@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, insert, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,37 +23,18 @@ from server.engine.model import (
     TicketStatus,
 )
 
-from . import catalog
 from . import tables as t
 from .db import Database
-from .statements import (
-    CATALOG_VERSION,
-    COUNT_BESIDE,
-    INSERT_EVENTS,
-    INSERT_TICKET,
-    LINE_KEY,
-    LINE_SIZES,
-    MOVE_WAITING,
-    NEXT_SEQUENCE,
-    SERVICES,
-    WAITING_COUNTS,
-    event_from_row,
-    ticket_from_row,
-    ticket_values,
-)
-
-#: Per site: the catalogue version a process last read its services at, and those services.
-ServiceCache = dict[int, tuple[int, tuple[Service, ...]]]
+from .rows import event_from_row, event_values, ticket_from_row, ticket_values
 
 
 class SqlTx:
-    """One transaction on one site; caches the small catalogue tables for its duration."""
+    """One transaction on one site; reads the small catalogue tables once in it."""
 
-    def __init__(self, conn: Connection, site_id: int, cache: ServiceCache) -> None:
-        self.conn, self.site_id, self._cache = conn, site_id, cache
+    def __init__(self, conn: Connection, site_id: int) -> None:
+        self.conn, self.site_id = conn, site_id
         self._site: Site | None = None
         self._services: tuple[Service, ...] | None = None
-        self._catalog_changed = False  # then what this transaction reads may yet roll back
         self._counters: list[Counter] | None = None
 
     def site(self) -> Site:
@@ -67,21 +47,13 @@ class SqlTx:
         return self._site
 
     def services(self) -> tuple[Service, ...]:
-        """The site's services in display order, reused across transactions while the
-        catalogue version stays the same (reading the version is one primary-key lookup)."""
+        """The site's services in display order."""
         if self._services is None:
-            params = {"site_id": self.site_id}
-            version = CATALOG_VERSION.scalar(self.conn, params)
-            if version is None:
-                raise errors.NotFound(f"No site {self.site_id}: run `luot init`")
-            cached = self._cache.get(self.site_id)
-            if cached is not None and cached[0] == version:
-                self._services = cached[1]
-            else:
-                rows = self.conn.execute(SERVICES, params)
-                self._services = tuple(Service(**dict(r._mapping)) for r in rows)
-                if not self._catalog_changed:
-                    self._cache[self.site_id] = (version, self._services)
+            s = t.services.c
+            rows = self.conn.execute(
+                select(t.services).where(s.site_id == self.site_id).order_by(s.position, s.id)
+            )
+            self._services = tuple(Service(**dict(r._mapping)) for r in rows)
         return self._services
 
     def counters(self) -> list[Counter]:
@@ -117,11 +89,14 @@ class SqlTx:
 
     def procedures(self, service_id: int | None = None) -> list[Procedure]:
         """The site's procedures, or one service's."""
-        query = select(t.procedures).where(t.procedures.c.site_id == self.site_id)
+        p = t.procedures.c
+        query = select(t.procedures).where(p.site_id == self.site_id)
         if service_id is not None:
-            query = query.where(t.procedures.c.service_id == service_id)
-        rows = self.conn.execute(query.order_by(t.procedures.c.position, t.procedures.c.id))
-        return [Procedure(r.id, r.site_id, r.code, r.name, r.service_id) for r in rows]
+            query = query.where(p.service_id == service_id)
+        rows = self.conn.execute(query.order_by(p.position, p.id))
+        return [
+            Procedure(r.id, r.site_id, r.code, r.name, r.service_id, r.name_folded) for r in rows
+        ]
 
     def priorities(self) -> list[PriorityCategory]:
         """The site's priority categories."""
@@ -157,6 +132,11 @@ class SqlTx:
         found = self._tickets(t.tickets.c.lookup_code == lookup_code)
         return found[0] if found else None
 
+    def tickets_by_lookup(self, lookup_codes: Collection[str]) -> list[Ticket]:
+        """Tickets by lookup code."""
+        codes = list(lookup_codes)
+        return self._tickets(t.tickets.c.lookup_code.in_(codes)) if codes else []
+
     def ticket_by_number(self, day: str, number: str) -> Ticket | None:
         """A ticket by its number of the day."""
         found = self._tickets(t.tickets.c.day == day, t.tickets.c.number == number)
@@ -172,13 +152,6 @@ class SqlTx:
             where += [t.tickets.c.service_id == service_id, t.tickets.c.target_counter_id.is_(None)]
         return where
 
-    def waiting(
-        self, day: str, service_id: int | None = None, counter_id: int | None = None
-    ) -> list[Ticket]:
-        """The waiting tickets of one line, or of the whole day."""
-        order = (t.tickets.c.queued_at, t.tickets.c.id)
-        return self._tickets(*self._line(day, service_id, counter_id), order=order)
-
     def line_heads(
         self, day: str, service_id: int | None = None, counter_id: int | None = None
     ) -> list[Ticket]:
@@ -190,25 +163,29 @@ class SqlTx:
         return heads
 
     def count_ahead(self, ticket: Ticket) -> int:
-        """Waiting tickets of the ticket's line ordered before it (priority first, then oldest).
-
-        An ordinary ticket has every waiting priority ticket of its line ahead, and the
-        ordinary ones but those queued after it: the line's counts minus a count that is an
-        index range from the ticket on, so a new ticket at the end of a long line is cheap.
-        """
-        by_counter = ticket.target_counter_id is not None
-        line = ticket.target_counter_id if by_counter else ticket.service_id
-        params = {"site_id": self.site_id, "day": ticket.day, "line": line}
-        place = {**params, "queued_at": ticket.queued_at, "id": ticket.id}
+        """Waiting tickets of the ticket's line ordered before it: every priority ticket ahead
+        of an ordinary one, then by queued_at (an index range of the line)."""
+        k = t.tickets.c
+        queued = literal(ticket.queued_at, k.queued_at.type)
+        before = tuple_(k.queued_at, k.id) < tuple_(queued, literal(ticket.id))
         if ticket.priority:
-            return int(COUNT_BESIDE[(by_counter, True, False)].scalar(self.conn, place))
-        sizes = dict(LINE_SIZES[by_counter].rows(self.conn, params))
-        newer = int(COUNT_BESIDE[(by_counter, False, True)].scalar(self.conn, place))
-        return int(sizes.get(1, 0)) + int(sizes.get(0, 0)) - newer - 1
+            ahead = k.priority.is_not(None) & before
+        else:
+            ahead = k.priority.is_not(None) | before
+        where = self._line(ticket.day, ticket.service_id, ticket.target_counter_id)
+        query = select(func.count()).select_from(t.tickets)
+        return int(
+            self.conn.execute(query.where(k.site_id == self.site_id, *where, ahead)).scalar_one()
+        )
 
     def waiting_counts(self, day: str) -> dict[int, int]:
-        """Waiting tickets per service id (from the line counts)."""
-        rows = self.conn.execute(WAITING_COUNTS, {"site_id": self.site_id, "day": day})
+        """Waiting tickets per service id."""
+        k = t.tickets.c
+        rows = self.conn.execute(
+            select(k.service_id, func.count())
+            .where(k.site_id == self.site_id, k.day == day, k.status == TicketStatus.WAITING.value)
+            .group_by(k.service_id)
+        )
         return {row[0]: int(row[1]) for row in rows}
 
     def recent_service_seconds(self, service_id: int, day: str, limit: int) -> list[float]:
@@ -269,17 +246,22 @@ class SqlTx:
 
     def next_sequence(self, service_id: int, day: str) -> int:
         """INSERT … ON CONFLICT DO UPDATE … RETURNING: one atomic statement on both databases."""
-        params = {"site_id": self.site_id, "service_id": service_id, "day": day}
-        return int(NEXT_SEQUENCE[self.conn.dialect.name].scalar(self.conn, params))
+        d = t.daily_sequences
+        stmt = self._upsert()(d).values(
+            site_id=self.site_id, service_id=service_id, day=day, last=1
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[d.c.site_id, d.c.service_id, d.c.day], set_={"last": d.c.last + 1}
+        )
+        return int(self.conn.execute(stmt.returning(d.c.last)).scalar_one())
 
     def insert_ticket(self, ticket: Ticket) -> int:
-        """Stores a new ticket (and counts it in its line)."""
-        ticket_id = int(INSERT_TICKET.scalar(self.conn, ticket_values(ticket)))
-        self._count_in_line(ticket, 1)
-        return ticket_id
+        """Stores a new ticket and returns its id."""
+        stmt = insert(t.tickets).values(**ticket_values(ticket)).returning(t.tickets.c.id)
+        return int(self.conn.execute(stmt).scalar_one())
 
     def update_ticket(self, before: Ticket, after: Ticket) -> None:
-        """Stores a ticket's new state if nobody moved it meanwhile (and moves its line count)."""
+        """Stores a ticket's new state if nobody moved it meanwhile."""
         result = self.conn.execute(
             update(t.tickets)
             .where(t.tickets.c.id == after.id, t.tickets.c.status == before.status.value)
@@ -287,16 +269,6 @@ class SqlTx:
         )
         if result.rowcount != 1:
             raise errors.InvalidState(f"Ticket {after.number} was changed by someone else")
-        if _line_key(before) != _line_key(after):
-            self._count_in_line(before, -1)
-            self._count_in_line(after, 1)
-
-    def _count_in_line(self, ticket: Ticket, change: int) -> None:
-        """Adds `change` to the count of the line a waiting ticket stands in."""
-        key = _line_key(ticket)
-        if key is not None:
-            values = dict(zip(LINE_KEY, (self.site_id, *key), strict=True))
-            MOVE_WAITING[self.conn.dialect.name].rows(self.conn, {**values, "waiting": change})
 
     def update_counter(self, counter: Counter) -> None:
         """Stores a counter's pause, current ticket and streak."""
@@ -317,30 +289,13 @@ class SqlTx:
             .where(t.services.c.id == service.id)
             .values(hours=service.hours, daily_limit=service.daily_limit, is_open=service.is_open)
         )
-        catalog.touch(self.conn, self.site_id)
-        self._services, self._catalog_changed = None, True
+        self._services = None
 
     def append_events(self, events: Sequence[TicketEvent]) -> None:
         """Appends to the event log."""
-        INSERT_EVENTS.many(
-            self.conn,
-            [
-                {
-                    "site_id": self.site_id,
-                    "ticket_id": e.ticket_id,
-                    "at": e.at,
-                    "action": e.action.value,
-                    "from_status": e.from_status.value if e.from_status else None,
-                    "to_status": e.to_status.value,
-                    "actor": e.actor,
-                    "counter_id": e.counter_id,
-                    "service_id": e.service_id,
-                    "target_counter_id": e.target_counter_id,
-                    "data": json.dumps(e.data, ensure_ascii=False, sort_keys=True),
-                }
-                for e in events
-            ],
-        )
+        if events:
+            rows = [event_values(self.site_id, e) for e in events]
+            self.conn.execute(insert(t.ticket_events), rows)
 
     def remember_idempotency(self, device: str, key: str, ticket_id: int, at: datetime) -> None:
         """Stores (or refreshes) the ticket a device's key created."""
@@ -364,24 +319,11 @@ class SqlTx:
         )
 
 
-def _line_key(ticket: Ticket) -> tuple[str, int, int, int] | None:
-    """(day, service, counter or 0, priority 0/1) of the line a waiting ticket stands in."""
-    if ticket.status != TicketStatus.WAITING:
-        return None
-    return (
-        ticket.day,
-        ticket.service_id,
-        ticket.target_counter_id or 0,
-        int(bool(ticket.priority)),
-    )
-
-
 class SqlRepository:
     """Opens SqlTx transactions on a Database."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.services: ServiceCache = {}
 
     @contextmanager
     def write(self, site_id: int) -> Iterator[SqlTx]:
@@ -389,10 +331,10 @@ class SqlRepository:
         with self.db.write() as conn:
             if not self.db.sqlite:
                 conn.execute(select(t.sites.c.id).where(t.sites.c.id == site_id).with_for_update())
-            yield SqlTx(conn, site_id, self.services)
+            yield SqlTx(conn, site_id)
 
     @contextmanager
     def read(self, site_id: int) -> Iterator[SqlTx]:
         """A read transaction."""
         with self.db.read() as conn:
-            yield SqlTx(conn, site_id, self.services)
+            yield SqlTx(conn, site_id)

@@ -64,9 +64,6 @@ sites = Table(
     Column("code", String(32), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
-    # Raised by every change to the catalogue (services, procedures, counters and their
-    # services, priority categories), so that a process may cache it across transactions.
-    Column("catalog_version", Integer, nullable=False, server_default="0"),
 )
 
 services = Table(
@@ -195,20 +192,6 @@ daily_sequences = Table(
     Column("service_id", Integer, ForeignKey("services.id"), primary_key=True),
     Column("day", String(10), primary_key=True),
     Column("last", Integer, nullable=False),
-)
-
-# How many tickets wait in each line, kept by the storage in the transaction that moves a
-# ticket, so that a new ticket's place is not counted over the whole line. A line is a service
-# (target_counter_id 0) or a counter's own line; priority 1 counts the priority tickets.
-waiting_lines = Table(
-    "waiting_lines",
-    metadata,
-    Column("site_id", Integer, ForeignKey("sites.id"), primary_key=True),
-    Column("day", String(10), primary_key=True),
-    Column("service_id", Integer, primary_key=True),
-    Column("target_counter_id", Integer, primary_key=True),
-    Column("priority", Integer, primary_key=True),
-    Column("waiting", Integer, nullable=False),
 )
 
 idempotency_keys = Table(

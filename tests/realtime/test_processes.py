@@ -1,11 +1,10 @@
-"""Several server processes: two `luot serve` sharing Redis, and `luot serve --workers N`."""
+"""Several server processes on one database: with Redis between them, and without."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,11 +22,8 @@ from tests.realtime.live import (
     STAFF_Q01,
     Listener,
     act,
-    children,
     handshake,
     issue,
-    post_packets,
-    request,
     start,
     tokens,
 )
@@ -82,144 +78,63 @@ def test_a_call_on_one_server_reaches_a_display_on_another(
     assert display.taken("ticket_called") == []  # delivered once, not once per server
 
 
-# -- luot serve --workers N ------------------------------------------------------------------
+# -- several processes on one database, without Redis ---------------------------------------
 
 
-def knows(server: LiveServer, sid: str, address: str) -> bool:
-    """Whether the process that `address` reaches holds the long-polling session `sid` (it
-    takes a pong packet, which changes nothing; another process answers 400)."""
-    status, body = post_packets(server, sid, b"3", address)
-    assert status in (200, 400), (status, body)
-    return status == 200
-
-
-def issue_from(server: LiveServer, address: str, kiosk: str) -> dict:
-    """POST /api/v1/tickets as the kiosk at `address`."""
-    body = b'{"service": "TPHT"}'
-    headers = {"Authorization": f"Bearer {kiosk}", "Content-Type": "application/json"}
-    status, answer = request(server, "POST", "/api/v1/tickets", address, body, **headers)
-    assert status == 201, answer
-    return dict(json.loads(answer))
-
-
-def gone(pid: int) -> bool:
-    """The process has ended (or is only a zombie waiting to be reaped)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def all_gone(pids: list[int], timeout: float = 20.0) -> bool:
-    """Waits until every process has ended."""
-    deadline = time.monotonic() + timeout
-    while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return all(gone(pid) for pid in pids)
-
-
-@pytest.mark.redis
-def test_workers_share_the_port_and_each_client_address_stays_with_one(
-    db_url: str, tmp_path: Path, listen: Callable[..., Listener]
-) -> None:
-    server = LiveServer(db_url, tmp_path, "--workers", "2", **redis_env())
-    start(server)
-    assert server.process is not None
-    workers = children(server.process.pid)
-    assert len(workers) == 2  # gunicorn's arbiter and two gevent workers
-    try:
-        # A long-polling client comes back on fresh connections: every time, it reaches the
-        # process that holds its session.
-        sid = handshake(server, "127.0.0.1")
-        assert all(knows(server, sid, "127.0.0.1") for _ in range(12))
-        # Other machines reach one process or the other, each machine always the same one.
-        addresses = [f"127.0.0.{n}" for n in range(2, 10)]
-        same = {address: knows(server, sid, address) for address in addresses}
-        assert set(same.values()) == {True, False}
-        assert all(knows(server, sid, a) == same[a] for a in addresses for _ in range(3))
-        elsewhere = next(a for a in addresses if not same[a])
-
-        # Screens on the first process hear what happens on the other (through Redis),
-        # long-polling ones included.
-        kiosk, staff = tokens(server, KIOSK, STAFF_Q01)
-        display = listen(server)
-        polling = listen(server, transports=["polling"])
-        for screen in (display, polling):
-            screen.wait_for("state")
-        first = issue_from(server, elsewhere, kiosk)
-        second = issue(server, kiosk)  # from 127.0.0.1: the screens' own process
-        assert (first["number"], second["number"]) == ("A001", "A002")
-        for screen in (display, polling):
-            screen.wait_for("queue_changed", lambda body: body["waiting"]["TPHT"] == 2)
-        status, answer = request(
-            server,
-            "POST",
-            "/api/v1/counters/Q01/call-next",
-            elsewhere,
-            **{"Authorization": f"Bearer {staff}"},
-        )
-        assert status == 200, answer
-        for screen in (display, polling):
-            call = screen.wait_for("ticket_called")
-            assert (call["number"], call["counter"]) == ("A001", Q01)
-        for screen in (display, polling):
-            screen.close()
-    finally:
-        server.stop()
-    assert server.process.returncode == 0
-    assert all_gone(workers)
-
-
-def test_several_workers_need_redis(db_url: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "LUOT_REDIS_URL"}
-    done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--workers", "2"],
-        env={**env, "LUOT_DATABASE_URL": db_url, "LUOT_SECRET_KEY": "live"},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 1
-    assert "luot: workers_need_redis: several workers need LUOT_REDIS_URL" in done.stderr
-
-
-@pytest.mark.redis
-def test_a_worker_that_dies_is_replaced_and_addresses_stay_with_one_worker(
+def test_two_servers_and_the_cli_on_one_database_never_give_a_number_twice(
     db_url: str, tmp_path: Path
 ) -> None:
-    server = LiveServer(db_url, tmp_path, "--workers", "2", **redis_env())
-    start(server)
-    assert server.process is not None
+    """Two `luot serve` on one database (on SQLite: one file), kiosks on both at once, and a
+    `luot` command writing meanwhile: every ticket answered 201, numbers 1..n once each."""
+    servers = (LiveServer(db_url, tmp_path), LiveServer(db_url, tmp_path))
     try:
-        first = children(server.process.pid)
-        os.kill(first[0], signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while len(set(children(server.process.pid)) - {first[0]}) < 2:
-            assert time.monotonic() < deadline, "gunicorn did not replace the worker"
-            time.sleep(0.1)
-        for address in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
-            sid = handshake(server, address)
-            assert all(knows(server, sid, address) for _ in range(8)), address
+        start(*servers)
+        (kiosk,) = tokens(servers[0], KIOSK)
+
+        def kiosk_at(server: LiveServer) -> list[str]:
+            return [issue(server, kiosk)["number"] for _ in range(40)]
+
+        with ThreadPoolExecutor(4) as pool:
+            runs = [pool.submit(kiosk_at, server) for server in servers * 2]
+            servers[0].luot("service", "update", "DD", "--daily-limit", "500")
+            numbers = [n for run in runs for n in run.result()]
     finally:
-        server.stop()
-    assert server.process.returncode == 0
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(LiveServer.stop, servers))
+    assert sorted(numbers) == [f"A{n:03d}" for n in range(1, 161)]
 
 
-@pytest.mark.redis
-def test_workers_start_again_on_their_port_right_after_a_stop(db_url: str, tmp_path: Path):
+def test_a_server_starts_again_on_its_port_right_after_a_stop(db_url: str, tmp_path: Path):
     """The connections a stopped server closed linger on its port (TIME_WAIT); they must not
     make the next start refuse the port as taken."""
-    env = redis_env()
-    first = LiveServer(db_url, tmp_path, "--workers", "2", **env)
+    first = LiveServer(db_url, tmp_path)
     start(first)
     try:
         for address in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
             handshake(first, address)  # each closed by the server: it lingers in TIME_WAIT
     finally:
         first.stop()
-    again = LiveServer(db_url, tmp_path, "--workers", "2", **env)
+    again = LiveServer(db_url, tmp_path)
     again.port, again.url = first.port, first.url
     start(again)
     again.stop()
     assert again.process is not None and again.process.returncode == 0
+
+
+def test_a_port_in_use_is_refused_at_once(db_url: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        began = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+            env={**os.environ, "LUOT_DATABASE_URL": db_url, "LUOT_SECRET_KEY": "live"},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"luot: port_in_use: cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert time.monotonic() - began < 10  # not gunicorn's retries

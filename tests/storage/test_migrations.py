@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 
 from server.engine.clock import SystemClock
 from server.engine.engine import QueueEngine
@@ -127,8 +127,9 @@ def test_sqlite_runs_in_wal_with_synchronous_full(tmp_path: Path) -> None:
     raw.close()
 
 
-def test_line_counts_are_filled_in_for_tickets_already_waiting(url: str) -> None:
-    """Migration 0004 counts the lines of a database that already holds waiting tickets."""
+def test_downgrade_below_0005_counts_the_lines_again(url: str) -> None:
+    """0005 dropped the line counts; going back to 0004 counts them from the waiting tickets,
+    and upgrading again drops them and keeps every ticket."""
     from alembic import command
 
     dbs.prepare(url)
@@ -140,15 +141,22 @@ def test_line_counts_are_filled_in_for_tickets_already_waiting(url: str) -> None
         config = migrate.alembic_config(db)
         with db.engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.downgrade(config, "0003")
-        migrate.upgrade(db)
+            command.downgrade(config, "0004")
         with db.read() as conn:
             services = dict(conn.execute(select(t.services.c.code, t.services.c.id)).all())
             lines = {
                 (r.service_id, r.target_counter_id, r.priority): r.waiting
-                for r in conn.execute(select(t.waiting_lines))
+                for r in conn.execute(
+                    text(
+                        "SELECT service_id, target_counter_id, priority, waiting FROM waiting_lines"
+                    )
+                )
             }
         tpht, dd = services["TPHT"], services["DD"]
         assert lines == {(tpht, 0, 0): 2, (tpht, 0, 1): 1, (dd, 0, 0): 1}
+        migrate.upgrade(db)
+        with db.read() as conn:
+            assert conn.execute(select(func.count()).select_from(t.tickets)).scalar() == 4
+            assert "waiting_lines" not in inspect(conn).get_table_names()
     finally:
         db.dispose()
