@@ -29,12 +29,20 @@ class Tx(Protocol):
         """Every service of the site in display order."""
         ...
 
+    def service(self, code: str) -> Service | None:
+        """One service of the site by its code."""
+        ...
+
     def counters(self) -> list[Counter]:
         """Every counter of the site in display order."""
         ...
 
     def procedures(self, service_id: int | None = None) -> list[Procedure]:
         """The procedures of the site, or of one service."""
+        ...
+
+    def procedure(self, code: str) -> Procedure | None:
+        """One procedure of the site by its code."""
         ...
 
     def priorities(self) -> list[PriorityCategory]:
@@ -81,6 +89,10 @@ class Tx(Protocol):
 
     def active_counter_ids(self, since: datetime) -> set[int]:
         """Counters that called somebody since the instant."""
+        ...
+
+    def open_counters(self, service_id: int, since: datetime) -> tuple[int, int]:
+        """Unpaused counters serving the service: (those that called since the instant, all)."""
         ...
 
     def recent_calls(self, day: str, limit: int) -> list[TicketEvent]:

@@ -47,8 +47,8 @@ class Snapshot:
     def __init__(self, tx: Tx, day: str, now: datetime, tz: tzinfo) -> None:
         self.tx, self.day, self.now, self.tz = tx, day, now, tz
         self._counts: dict[int, int] | None = None
-        self._active: set[int] | None = None
         self._typical: dict[int, float] = {}
+        self._open: dict[int, int] = {}
 
     @cached_property
     def services(self) -> tuple[Service, ...]:
@@ -84,12 +84,11 @@ class Snapshot:
     # -- places and estimates ------------------------------------------------------------
 
     def open_counters(self, service_id: int) -> int:
-        """Unpaused counters serving the service, preferring those active lately."""
-        if self._active is None:
-            self._active = self.tx.active_counter_ids(self.now - ACTIVE_WINDOW)
-        serving = [c for c in self.counters if not c.paused and service_id in c.service_ids]
-        active = [c for c in serving if c.id in self._active]
-        return len(active) or len(serving) or 1
+        """Unpaused counters serving the service, counting only those active lately if any."""
+        if service_id not in self._open:
+            active, serving = self.tx.open_counters(service_id, self.now - ACTIVE_WINDOW)
+            self._open[service_id] = active or serving or 1
+        return self._open[service_id]
 
     def estimate(self, ticket: Ticket, ahead: int) -> int:
         """Seconds until the ticket is likely called."""

@@ -95,10 +95,10 @@ def expire_past(work: Work) -> None:
 
 def service(tx: Tx, code: str) -> Service:
     """A service by code, or not_found."""
-    for each in tx.services():
-        if each.code == code:
-            return each
-    raise errors.NotFound(f"Không có lĩnh vực '{code}' (no such service)")
+    found = tx.service(code)
+    if found is None:
+        raise errors.NotFound(f"Không có lĩnh vực '{code}' (no such service)")
+    return found
 
 
 def counter(tx: Tx, code: str) -> Counter:
@@ -113,14 +113,12 @@ def procedure_id(tx: Tx, of: Service, code: str | None) -> int | None:
     """The procedure's id; it must exist and belong to the service."""
     if code is None:
         return None
-    for procedure in tx.procedures():
-        if procedure.code == code:
-            if procedure.service_id != of.id:
-                raise errors.InvalidRequest(
-                    f"Procedure '{code}' does not belong to service '{of.code}'"
-                )
-            return procedure.id
-    raise errors.NotFound(f"Không có thủ tục '{code}' (no such procedure)")
+    procedure = tx.procedure(code)
+    if procedure is None:
+        raise errors.NotFound(f"Không có thủ tục '{code}' (no such procedure)")
+    if procedure.service_id != of.id:
+        raise errors.InvalidRequest(f"Procedure '{code}' does not belong to service '{of.code}'")
+    return procedure.id
 
 
 def current(tx: Tx, at: Counter) -> Ticket | None:

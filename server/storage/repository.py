@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, literal, select, tuple_, update
+from sqlalchemy import Connection, case, func, insert, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -53,8 +53,16 @@ class SqlTx:
             rows = self.conn.execute(
                 select(t.services).where(s.site_id == self.site_id).order_by(s.position, s.id)
             )
-            self._services = tuple(Service(**dict(r._mapping)) for r in rows)
+            self._services = tuple(Service(**r._asdict()) for r in rows)
         return self._services
+
+    def service(self, code: str) -> Service | None:
+        """One service by its code."""
+        s = t.services.c
+        row = self.conn.execute(
+            select(t.services).where(s.site_id == self.site_id, s.code == code)
+        ).first()
+        return None if row is None else Service(**row._asdict())
 
     def counters(self) -> list[Counter]:
         """The site's counters with their services in preference order."""
@@ -97,6 +105,14 @@ class SqlTx:
         return [
             Procedure(r.id, r.site_id, r.code, r.name, r.service_id, r.name_folded) for r in rows
         ]
+
+    def procedure(self, code: str) -> Procedure | None:
+        """One procedure by its code."""
+        p = t.procedures.c
+        r = self.conn.execute(
+            select(t.procedures).where(p.site_id == self.site_id, p.code == code)
+        ).first()
+        return None if r is None else Procedure(r.id, r.site_id, r.code, r.name, r.service_id)
 
     def priorities(self) -> list[PriorityCategory]:
         """The site's priority categories."""
@@ -190,19 +206,21 @@ class SqlTx:
 
     def recent_service_seconds(self, service_id: int, day: str, limit: int) -> list[float]:
         """Called-to-finished durations of the service's latest served tickets of the day."""
-        rows = self._tickets(
-            t.tickets.c.day == day,
-            t.tickets.c.service_id == service_id,
-            t.tickets.c.status == TicketStatus.SERVED.value,
-            t.tickets.c.called_at.is_not(None),
-            order=(t.tickets.c.finished_at.desc(),),
-            limit=limit,
+        k = t.tickets.c
+        rows = self.conn.execute(
+            select(k.called_at, k.finished_at)
+            .where(
+                k.site_id == self.site_id,
+                k.day == day,
+                k.service_id == service_id,
+                k.status == TicketStatus.SERVED.value,
+                k.called_at.is_not(None),
+                k.finished_at.is_not(None),
+            )
+            .order_by(k.finished_at.desc())
+            .limit(limit)
         )
-        return [
-            (r.finished_at - r.called_at).total_seconds()
-            for r in rows
-            if r.finished_at and r.called_at
-        ]
+        return [(finished - called).total_seconds() for called, finished in rows]
 
     def active_counter_ids(self, since: datetime) -> set[int]:
         """Counters that called somebody since the instant."""
@@ -213,6 +231,22 @@ class SqlTx:
             .where(e.site_id == self.site_id, e.action == "call", e.at >= since)
         )
         return {r[0] for r in rows if r[0] is not None}
+
+    def open_counters(self, service_id: int, since: datetime) -> tuple[int, int]:
+        """Unpaused counters serving the service: (those that called since the instant, all)."""
+        c, cs, e = t.counters.c, t.counter_services.c, t.ticket_events.c
+        called = (
+            select(e.id)
+            .where(e.site_id == self.site_id, e.counter_id == c.id, e.action == "call")
+            .where(e.at >= since)
+            .exists()
+        )
+        active, serving = self.conn.execute(
+            select(func.coalesce(func.sum(case((called, 1), else_=0)), 0), func.count())
+            .select_from(t.counters.join(t.counter_services, cs.counter_id == c.id))
+            .where(c.site_id == self.site_id, cs.service_id == service_id, c.paused.is_(False))
+        ).one()
+        return int(active), int(serving)
 
     def recent_calls(self, day: str, limit: int) -> list[TicketEvent]:
         """The day's latest calls and recalls, newest first."""
