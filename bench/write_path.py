@@ -258,6 +258,7 @@ def lines(kind: str, setup: dict[str, Any], lengths: list[int], calls: int) -> l
                 at = time.monotonic()
                 fill = il.client(port, fillers, [setup["line"]], True, at, need, 300.0)
                 answered += fill["statuses"].get(201, 0)
+                conn.close()  # it may have idled past gunicorn's keep-alive: open a new one
             newest = [issue()[0] for _ in range(FOLLOWERS)]
             followers.follow(newest)
             row = {"server": kind, "waiting": waiting(), "calls": calls, "errors": 0}
