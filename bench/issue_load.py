@@ -52,21 +52,24 @@ def slug(kind: str) -> str:
     return kind.replace(" ×", "-x")
 
 
-def prepare(tmp: Path, kiosks: int) -> tuple[list[str], list[str]]:
-    """A template database: the demo center open around the clock, one token per kiosk."""
+def luot(tmp: Path, *args: str) -> str:
+    """Runs a `luot` command on the template database in tmp; returns its output."""
     env = {**os.environ, "LUOT_DATABASE_URL": f"sqlite:///{tmp / 'template.db'}"}
     env["LUOT_SECRET_KEY"] = "bench"  # else the app writes var/secret_key
     how: dict[str, Any] = {"env": env, "cwd": tmp, "capture_output": True, "text": True}
+    return subprocess.run([str(BIN / "luot"), *args], check=True, **how).stdout
 
-    def luot(*args: str) -> str:
-        return subprocess.run([str(BIN / "luot"), *args], check=True, **how).stdout
 
-    luot("init", "--demo")
-    out = luot("service", "update", "--all", "--hours", "mon-sun 00:00-24:00")
+def prepare(tmp: Path, kiosks: int) -> tuple[list[str], list[str]]:
+    """A template database: the demo center open around the clock, one token per kiosk."""
+    luot(tmp, "init", "--demo")
+    out = luot(tmp, "service", "update", "--all", "--hours", "mon-sun 00:00-24:00")
     codes = [line.split(":")[0] for line in out.splitlines()][:SERVICES]  # "TPHT: open; …"
     names = [f"k{n}" for n in range(1, kiosks + 1)]
     with ThreadPoolExecutor(4) as pool:  # each `luot` call starts Python: run a few at once
-        made = pool.map(lambda k: luot("token", "create", "--role", "kiosk", "--name", k), names)
+        made = pool.map(
+            lambda k: luot(tmp, "token", "create", "--role", "kiosk", "--name", k), names
+        )
         return codes, [token.strip() for token in made]
 
 
@@ -117,15 +120,31 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(int(child)) for child in children)
 
 
+def http_request(port: int, path: str, token: str, body: bytes = b"", keep: bool = True) -> bytes:
+    """A hand-written HTTP/1.1 POST with a bearer token, ready to send."""
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+    head += f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+    head += f"Connection: {'keep-alive' if keep else 'close'}\r\n"
+    return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[bytes, bytes]:
+    """Sends one request and reads its answer: (head in lower case, body)."""
+    writer.write(request)
+    head = (await reader.readuntil(b"\r\n\r\n")).lower()
+    at = head.find(b"content-length:")
+    length = int(head[at + 15 : head.index(b"\r\n", at)]) if at >= 0 else 0  # none on a 204
+    return head, await reader.readexactly(length)
+
+
 async def kiosk(
     port: int, token: str, source: str, bodies: list[bytes], keep: bool, state: dict[str, Any]
 ) -> None:
     """One kiosk at address `source`: POSTs back to back until the deadline or the quota,
     timing each answer."""
-    head = f"POST /api/v1/tickets HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-    head += f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-    head += f"Connection: {'keep-alive' if keep else 'close'}\r\n"
-    requests = [f"{head}Content-Length: {len(b)}\r\n\r\n".encode() + b for b in bodies]
+    requests = [http_request(port, "/api/v1/tickets", token, body, keep) for body in bodies]
     writer, sent = None, 0
     while time.monotonic() < state["deadline"] and state["left"] > 0:
         state["left"] -= 1
@@ -135,11 +154,8 @@ async def kiosk(
                 reader, writer = await asyncio.open_connection(
                     "127.0.0.1", port, local_addr=(source, 0)
                 )
-            writer.write(requests[sent % len(requests)])
+            answer, _ = await exchange(reader, writer, requests[sent % len(requests)])
             sent += 1
-            answer = (await reader.readuntil(b"\r\n\r\n")).lower()
-            at = answer.index(b"content-length:") + 15
-            await reader.readexactly(int(answer[at : answer.index(b"\r\n", at)]))
         except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             state["errors"] += 1
             answer, keep_open = b"", False
@@ -269,9 +285,9 @@ def cell(value: Any) -> str:
     return format(value, {float: ",.1f", int: ","}.get(type(value), ""))
 
 
-def table(rows: list[dict[str, Any]], markdown: bool = False) -> str:
-    """The results as aligned text or as a Markdown table."""
-    names = COLUMNS.split()
+def table(rows: list[dict[str, Any]], markdown: bool = False, columns: str = COLUMNS) -> str:
+    """The results as aligned text or as a Markdown table (first two columns left-aligned)."""
+    names = columns.split()
     cells = [names] + [[cell(row.get(n, "")) for n in names] for row in rows]
     if markdown:
         lines = ["| " + " | ".join(r) + " |" for r in cells]
