@@ -46,9 +46,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(params=dbs.BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh migrated database holding the demo center, on SQLite and on PostgreSQL."""
-    url, drop = dbs.fresh(request.param, tmp_path)
-    dbs.prepare(url)
+    """A fresh migrated database holding the demo center, every service open, on SQLite and on
+    PostgreSQL: a copy of this process's template (see tests/dbs.py)."""
+    url, drop = dbs.fresh(request.param, tmp_path, demo=True)
     yield url
     drop()
 
