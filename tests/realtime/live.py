@@ -3,6 +3,7 @@ calls a kiosk or a counter makes."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
@@ -173,7 +174,9 @@ def request(
         "127.0.0.1", server.port, timeout=PUSH_TIMEOUT, source_address=(address, 0)
     )
     try:
-        conn.request(method, path, body=body, headers={"Connection": "close", **headers})
+        # The server may answer before it has read the whole body (one too large): read that.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.request(method, path, body=body, headers={"Connection": "close", **headers})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
