@@ -179,7 +179,7 @@ class LiveServer:
         raise RuntimeError(self.log())
 
     def stop(self) -> None:
-        """Stops the server (SIGTERM, then SIGKILL)."""
+        """Stops the server (SIGINT, then SIGKILL after 10 s)."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
             try:
