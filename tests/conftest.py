@@ -30,12 +30,17 @@ from tests import dbs
 MONDAY_9AM = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
+#: The fixtures parametrised over dbs.BACKENDS.
+DATABASE_FIXTURES = ("db_url", "module_db_url")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked sqlite_only run on the embedded database alone (not also on PostgreSQL)."""
     keep, drop = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if item.get_closest_marker("sqlite_only") and params.get("db_url") == "postgres":
+        backends = {params.get(name) for name in DATABASE_FIXTURES}
+        if item.get_closest_marker("sqlite_only") and "postgres" in backends:
             drop.append(item)
         else:
             keep.append(item)
@@ -46,9 +51,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(params=dbs.BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh migrated database holding the demo center, on SQLite and on PostgreSQL."""
-    url, drop = dbs.fresh(request.param, tmp_path)
-    dbs.prepare(url)
+    """A fresh migrated database holding the demo center, every service open, on SQLite and on
+    PostgreSQL: a copy of this process's template (see tests/dbs.py)."""
+    url, drop = dbs.fresh(request.param, tmp_path, demo=True)
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="module", params=dbs.BACKENDS)
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like db_url, but one database per test module: the one its shared live server uses."""
+    url, drop = dbs.fresh(request.param, tmp_path_factory.mktemp("db"), demo=True)
     yield url
     drop()
 
@@ -137,17 +152,19 @@ class LiveServer:
 
     def __init__(self, db_url: str, workdir: Path, *args: str, **env: str) -> None:
         self.args = args  # more options of `luot serve`
+        self.db_url = db_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "LUOT_DATABASE_URL": db_url, "LUOT_SECRET_KEY": "live", **env}
         self.workdir = workdir
+        self.log_path = workdir / f"serve-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> LiveServer:
         """Starts the server and waits until /healthz answers."""
         command = [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)]
         command += self.args
-        with open(self.workdir / f"serve-{self.port}.log", "wb") as log:
+        with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 command, env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
             )
@@ -159,10 +176,10 @@ class LiveServer:
             except requests.RequestException:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError((self.workdir / f"serve-{self.port}.log").read_text())
+        raise RuntimeError(self.log())
 
     def stop(self) -> None:
-        """Stops the server (SIGTERM, then SIGKILL)."""
+        """Stops the server (SIGINT, then SIGKILL after 10 s)."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
             try:
@@ -170,6 +187,10 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def log(self, start: int = 0) -> str:
+        """What the server wrote to its log, from byte `start` on."""
+        return self.log_path.read_bytes()[start:].decode(errors="replace")
 
     def luot(self, *args: str, input: str | None = None) -> str:
         """Runs the `luot` CLI against the server's database; returns its output."""
@@ -185,9 +206,15 @@ class LiveServer:
         return done.stdout
 
 
-@pytest.fixture
-def live_server(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    """A running `luot serve` on the fresh database."""
-    server = LiveServer(db_url, tmp_path).start()
+@pytest.fixture(scope="module")
+def live_server(
+    module_db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A running `luot serve` shared by the tests of a module, on the module's database.
+
+    Its tests do not count on a fresh site: one that needs "A001" or a known waiting count
+    opens a line of its own (tests/realtime/live.py `open_line`); one that needs a fresh
+    server (a restart, other settings) starts a LiveServer of its own on `db_url`."""
+    server = LiveServer(module_db_url, tmp_path_factory.mktemp("live")).start()
     yield server
     server.stop()

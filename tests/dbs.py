@@ -1,10 +1,13 @@
-"""Fresh, migrated databases for tests: a SQLite file or a throwaway PostgreSQL database."""
+"""Fresh databases for tests, copied from templates this process makes once: a SQLite file or
+a throwaway PostgreSQL database, either just migrated or holding the demo center."""
 
 from __future__ import annotations
 
 import atexit
 import os
 import secrets
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -28,8 +31,8 @@ from server.storage.repository import SqlRepository
 POSTGRES_ENV = "LUOT_TEST_POSTGRES_URL"
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
-# One migrated template database per process; the others are copied from it.
-_template: str | None = None
+# This process's templates, made on first use: (backend, demo) -> SQLite path or database name.
+_templates: dict[tuple[str, bool], str] = {}
 _template_lock = threading.Lock()
 
 
@@ -38,15 +41,39 @@ def postgres_base_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
 
 
-def fresh_sqlite(tmp_path: Path) -> str:
-    """The URL of a new, migrated SQLite file under tmp_path."""
-    url = f"sqlite:///{tmp_path / f'luot-{secrets.token_hex(4)}.db'}"
+def _build(url: str, demo: bool) -> None:
+    """Makes a new database what a template holds: migrated, and with demo, `prepare`d.
+    Every connection is closed when it returns."""
+    if demo:
+        prepare(url)
+        return
     db = Database(url)
     try:
         migrate.upgrade(db)
     finally:
         db.dispose()
-    return url
+
+
+def _sqlite_template(demo: bool) -> Path:
+    """This process's template SQLite file, made on first use and removed at exit."""
+    with _template_lock:
+        if ("sqlite", demo) not in _templates:
+            folder = Path(tempfile.mkdtemp(prefix="luot-templates-"))
+            atexit.register(shutil.rmtree, folder, True)
+            path = folder / ("demo.db" if demo else "migrated.db")
+            _build(f"sqlite:///{path}", demo)
+            # Its last connection closed, SQLite moved the WAL into the file and deleted it,
+            # so the file alone is the whole database and a copy of it is complete.
+            assert not Path(f"{path}-wal").exists(), f"{path} was not closed cleanly"
+            _templates["sqlite", demo] = str(path)
+        return Path(_templates["sqlite", demo])
+
+
+def fresh_sqlite(tmp_path: Path, demo: bool = False) -> str:
+    """The URL of a new migrated SQLite file under tmp_path (with demo, `prepare`d too)."""
+    path = tmp_path / f"luot-{secrets.token_hex(4)}.db"
+    shutil.copyfile(_sqlite_template(demo), path)
+    return f"sqlite:///{path}"
 
 
 def _admin(base_url: str, sql: str) -> None:
@@ -65,39 +92,31 @@ def _with_database(base_url: str, name: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _template_database(base_url: str) -> str:
-    """The name of this process's migrated template, made on first use and dropped at exit."""
-    global _template
+def _postgres_template(base_url: str, demo: bool) -> str:
+    """The name of this process's template database, made on first use and dropped at exit."""
     with _template_lock:
-        if _template is None:
+        if ("postgres", demo) not in _templates:
             name = f"luot_tmpl_{secrets.token_hex(6)}"
             _admin(base_url, f'CREATE DATABASE "{name}"')
             atexit.register(_admin, base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            db = Database(_with_database(base_url, name))
-            try:
-                migrate.upgrade(db)
-            finally:
-                # CREATE DATABASE … TEMPLATE refuses a source that has open sessions.
-                db.dispose()
-            _template = name
-        return _template
+            # CREATE DATABASE … TEMPLATE refuses a source with open sessions; _build leaves none.
+            _build(_with_database(base_url, name), demo)
+            _templates["postgres", demo] = name
+        return _templates["postgres", demo]
 
 
-def fresh_postgres(base_url: str) -> tuple[str, Callable[[], None]]:
-    """A new migrated PostgreSQL database copied from the template, and a callable dropping it."""
-    template = _template_database(base_url)
+def fresh_postgres(base_url: str, demo: bool = False) -> tuple[str, Callable[[], None]]:
+    """A new migrated PostgreSQL database (with demo, `prepare`d too) copied from the template,
+    and a callable dropping it."""
+    template = _postgres_template(base_url, demo)
     name = f"luot_t_{secrets.token_hex(6)}"
     url = _with_database(base_url, name)
     try:
         _admin(base_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     except OperationalError:
-        # Only when something holds a session on the template: create and migrate instead.
+        # Only when something holds a session on the template: build this one instead.
         _admin(base_url, f'CREATE DATABASE "{name}"')
-        db = Database(url)
-        try:
-            migrate.upgrade(db)
-        finally:
-            db.dispose()
+        _build(url, demo)
 
     def drop() -> None:
         """Drops the database, closing any session still connected to it."""
@@ -142,11 +161,12 @@ BACKENDS = [
 ]
 
 
-def fresh(backend: str, tmp_path: Path) -> tuple[str, Callable[[], None]]:
-    """A fresh migrated database of either kind and the callable that removes it."""
+def fresh(backend: str, tmp_path: Path, demo: bool = False) -> tuple[str, Callable[[], None]]:
+    """A fresh migrated database of either kind (with demo, holding the demo center with every
+    service open) and the callable that removes it."""
     if backend == "sqlite":
-        return fresh_sqlite(tmp_path), lambda: None
+        return fresh_sqlite(tmp_path, demo), lambda: None
     base = postgres_base_url()
     if base is None:
         pytest.skip(f"{POSTGRES_ENV} is not set")
-    return fresh_postgres(base)
+    return fresh_postgres(base, demo)

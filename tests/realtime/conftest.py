@@ -13,7 +13,8 @@ from tests.realtime.live import Listener
 
 @pytest.fixture
 def listen() -> Iterator[Callable[..., Listener]]:
-    """Connects Listeners; disconnects them before the servers they use stop."""
+    """Connects Listeners; disconnects them when the test ends, before the server fixtures they
+    use stop (a module's shared `live_server` stops only after its last test)."""
     made: list[Listener] = []
 
     def make(

@@ -3,18 +3,26 @@ calls a kiosk or a counter makes."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import itertools
 import json
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
 import socketio
+from sqlalchemy import select
 
+from server.engine.hours import ALWAYS_OPEN
+from server.storage import accounts, catalog
+from server.storage import tables as t
+from server.storage.db import Database
 from tests.conftest import LiveServer
 
 REDIS_ENV = "LUOT_TEST_REDIS_URL"
@@ -116,6 +124,63 @@ KIOSK = ("--role", "kiosk", "--name", "k1")
 STAFF_Q01 = ("--role", "staff", "--counter", "Q01")
 
 
+@dataclass(frozen=True)
+class Line:
+    """A queue of one test's own on a shared server: a service nobody else issues for, served
+    by counters of its own, so its numbers start at prefix + "001" and its count at 0."""
+
+    prefix: str
+    service: dict[str, str]  # {"code", "name"}, as ticket and call bodies show it
+    counters: list[dict[str, str]]  # likewise, each counter serving this service alone
+    staff: list[str]  # a staff token for each counter, in the same order
+    kiosk: str  # a kiosk token
+
+    @property
+    def code(self) -> str:
+        """The service's code."""
+        return self.service["code"]
+
+
+_lines = itertools.count()
+
+
+def letters(n: int) -> str:
+    """0 → "A", 25 → "Z", 26 → "BA": a number written in letters, for ticket prefixes."""
+    word = ""
+    while True:
+        n, digit = divmod(n, 26)
+        word = chr(ord("A") + digit) + word
+        if not n:
+            return word
+
+
+def open_line(server: LiveServer, counters: int = 1) -> Line:
+    """Adds a Line to the server's database: a service open around the clock with prefix
+    "X…" (no demo prefix has two letters), `counters` counters named "Quầy số 21", "Quầy số
+    22"… and the tokens. The running server sees them on its next request, because adding
+    them raises the site's catalogue version."""
+    prefix = "X" + letters(next(_lines))
+    service = {"code": f"S{prefix}", "name": f"Lĩnh vực {prefix}"}
+    desks = [{"code": f"Q{prefix}{i}", "name": f"Quầy số {20 + i}"} for i in range(1, counters + 1)]
+    db = Database(server.db_url)
+    try:
+        with db.write() as conn:
+            site = select(t.sites.c.id).where(t.sites.c.code == "default")
+            site_id = conn.execute(site).scalar_one()
+            service_id = catalog.ensure_service(
+                conn, site_id, service["code"], service["name"], prefix, ALWAYS_OPEN, 100
+            )
+            for position, desk in enumerate(desks, start=100):
+                catalog.ensure_counter(
+                    conn, site_id, desk["code"], desk["name"], [service_id], position
+                )
+            staff = [accounts.create_token(conn, site_id, "staff", d["code"]) for d in desks]
+            kiosk = accounts.create_token(conn, site_id, "kiosk", name=f"kiosk-{prefix}")
+    finally:
+        db.dispose()
+    return Line(prefix, service, desks, staff, kiosk)
+
+
 def api(
     server: LiveServer, method: str, path: str, token: str | None = None, body: Any = None
 ) -> requests.Response:
@@ -173,7 +238,9 @@ def request(
         "127.0.0.1", server.port, timeout=PUSH_TIMEOUT, source_address=(address, 0)
     )
     try:
-        conn.request(method, path, body=body, headers={"Connection": "close", **headers})
+        # The server may answer before it has read the whole body (one too large): read that.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.request(method, path, body=body, headers={"Connection": "close", **headers})
         response = conn.getresponse()
         return response.status, response.read()
     finally:

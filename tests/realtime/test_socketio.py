@@ -17,17 +17,13 @@ from socketio.exceptions import ConnectionError as SocketConnectionError
 from tests.conftest import LiveServer
 from tests.realtime.live import (
     CALL_KEYS,
-    KIOSK,
     PUSH_TIMEOUT,
-    Q01,
-    Q02,
-    STAFF_Q01,
-    TPHT,
     Listener,
     act,
     api,
     children,
     issue,
+    open_line,
     start,
     status,
     tokens,
@@ -48,47 +44,49 @@ def assert_site_time(value: str) -> None:
 def test_display_gets_state_queue_changes_calls_and_recalls(
     live_server: LiveServer, listen: Callable[..., Listener]
 ) -> None:
-    kiosk, staff = tokens(live_server, KIOSK, STAFF_Q01)
+    line = open_line(live_server)
+    (desk,), (staff,) = line.counters, line.staff
+    code, first = line.code, f"{line.prefix}001"
     display = listen(live_server)
 
     state = display.wait_for("state")
     assert state == api(live_server, "GET", "/display/state").json()
     assert {"counters", "recent_calls", "waiting"} <= set(state)
-    assert state["recent_calls"] == []
+    assert [c for c in state["recent_calls"] if c["counter"] == desk] == []
     for counter in state["counters"]:
         assert {"code", "name", "current"} <= set(counter)
-        assert counter["current"] is None
-    q01 = state["counters"][0]
-    assert (q01["code"], q01["name"], q01["current"]) == ("Q01", "Quầy số 1", None)
-    assert state["waiting"]["TPHT"] == 0 and set(state["waiting"]) >= {"TPHT", "DD", "TKQ"}
+    mine = [c for c in state["counters"] if c["code"] == desk["code"]]
+    assert [(c["name"], c["current"]) for c in mine] == [(desk["name"], None)]
+    assert state["waiting"][code] == 0 and set(state["waiting"]) >= {"TPHT", "DD", "TKQ", code}
 
-    ticket = issue(live_server, kiosk)
-    assert ticket["number"] == "A001"
-    changed = display.wait_for("queue_changed", lambda body: body["waiting"]["TPHT"] == 1)
+    ticket = issue(live_server, line.kiosk, code)
+    assert ticket["number"] == first
+    changed = display.wait_for("queue_changed", lambda body: body["waiting"][code] == 1)
     assert set(changed) == {"waiting"}
     assert set(changed["waiting"]) == set(state["waiting"])
 
-    called = act(live_server, staff, "Q01", "call-next")
+    called = act(live_server, staff, desk["code"], "call-next")
     call = display.wait_for("ticket_called")
     assert set(call) == CALL_KEYS
     assert call == {
-        "number": "A001",
-        "counter": Q01,
-        "service": TPHT,
+        "number": first,
+        "counter": desk,
+        "service": line.service,
         "called_at": called["called_at"],
         "recall": False,
-        "announcement": "Xin mời công dân có số thứ tự A không không một đến quầy số một",
+        "announcement": f"Xin mời công dân có số thứ tự {line.prefix} không không một"
+        " đến quầy số hai mươi mốt",
         "audio_url": None,
     }
     assert_site_time(call["called_at"])
-    display.wait_for("queue_changed", lambda body: body["waiting"]["TPHT"] == 0)
+    display.wait_for("queue_changed", lambda body: body["waiting"][code] == 0)
 
-    act(live_server, staff, "Q01", "recall")
+    act(live_server, staff, desk["code"], "recall")
     recall = display.wait_for("ticket_called")
     assert recall["recall"] is True
-    assert (recall["number"], recall["counter"], recall["service"]) == ("A001", Q01, TPHT)
-    assert "A không không một" in recall["announcement"]
-    assert recall["announcement"].endswith("quầy số một")
+    assert (recall["number"], recall["counter"], recall["service"]) == (first, desk, line.service)
+    assert f"{line.prefix} không không một" in recall["announcement"]
+    assert recall["announcement"].endswith("quầy số hai mươi mốt")
     assert_site_time(recall["called_at"])
     assert recall["called_at"] >= call["called_at"]
     assert display.taken("ticket_called") == []  # one emit per call, no duplicates
@@ -97,23 +95,25 @@ def test_display_gets_state_queue_changes_calls_and_recalls(
     display.close()
     again = listen(live_server, transports=["polling", "websocket"])
     fresh = again.wait_for("state")
-    assert fresh["recent_calls"] == [recall, call]  # newest first, the bodies sent live
+    assert fresh["recent_calls"][:2] == [recall, call]  # newest first, the bodies sent live
     current = {c["code"]: c["current"] for c in fresh["counters"]}
-    assert current["Q01"] == {
-        "number": "A001",
-        "service": TPHT,
+    assert current[desk["code"]] == {
+        "number": first,
+        "service": line.service,
         "status": "called",
         "called_at": called["called_at"],
     }
-    assert fresh["waiting"]["TPHT"] == 0
+    assert fresh["waiting"][code] == 0
     assert fresh == api(live_server, "GET", "/display/state").json()
 
 
 def test_display_gets_every_call_of_a_burst_from_two_counters(
     live_server: LiveServer, listen: Callable[..., Listener]
 ) -> None:
-    kiosk, supervisor = tokens(live_server, KIOSK, ("--role", "supervisor"))
-    issued = [issue(live_server, kiosk)["number"] for _ in range(2)]
+    line = open_line(live_server, counters=2)
+    (supervisor,) = tokens(live_server, ("--role", "supervisor"))
+    q1, q2 = (desk["code"] for desk in line.counters)
+    issued = [issue(live_server, line.kiosk, line.code)["number"] for _ in range(2)]
     display = listen(live_server)
     display.wait_for("state")
 
@@ -126,17 +126,17 @@ def test_display_gets_every_call_of_a_burst_from_two_counters(
         return act(live_server, token, counter, "call-next")
 
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(call, supervisor, "Q01")
-        second = pool.submit(call, supervisor, "Q02")
-        answers = {"Q01": first.result()["number"], "Q02": second.result()["number"]}
-    assert abs(sent["Q01"] - sent["Q02"]) < 0.05  # the two presses really were a burst
+        first = pool.submit(call, supervisor, q1)
+        second = pool.submit(call, supervisor, q2)
+        answers = {q1: first.result()["number"], q2: second.result()["number"]}
+    assert abs(sent[q1] - sent[q2]) < 0.05  # the two presses really were a burst
     assert sorted(answers.values()) == sorted(issued)  # one ticket each, none given twice
 
     calls = {c["counter"]["code"]: c for c in [display.wait_for("ticket_called") for _ in answers]}
     assert {code: c["number"] for code, c in calls.items()} == answers
-    assert (calls["Q01"]["counter"], calls["Q02"]["counter"]) == (Q01, Q02)
+    assert [calls[q1]["counter"], calls[q2]["counter"]] == line.counters
     assert all(c["recall"] is False for c in calls.values())
-    display.wait_for("queue_changed", lambda body: body["waiting"]["TPHT"] == 0)
+    display.wait_for("queue_changed", lambda body: body["waiting"][line.code] == 0)
     assert display.taken("ticket_called") == []
 
 
@@ -147,15 +147,15 @@ def test_a_burst_of_issues_sends_few_queue_changes_and_the_last_counts_all(
     live_server: LiveServer, listen: Callable[..., Listener]
 ) -> None:
     """Displays get at most ~10 queue_changed a second, never a stale last one."""
-    (kiosk,) = tokens(live_server, KIOSK)
+    line = open_line(live_server)
     display = listen(live_server)
     display.wait_for("state")
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: issue(live_server, kiosk, "DD"), range(40)))
-    display.wait_for("queue_changed", lambda body: body["waiting"]["DD"] == 40)
+        list(pool.map(lambda _: issue(live_server, line.kiosk, line.code), range(40)))
+    display.wait_for("queue_changed", lambda body: body["waiting"][line.code] == 40)
     time.sleep(0.3)  # a send after the full count would be a stale one: there must be none
-    earlier = [body["waiting"]["DD"] for body in display.taken("queue_changed")]
+    earlier = [body["waiting"][line.code] for body in display.taken("queue_changed")]
     assert all(n < 40 for n in earlier) and earlier == sorted(earlier), earlier
     # 40 issues, but one send at the start of each 0.1 s and one at its end at most
     assert len(earlier) + 1 <= 2 + (time.monotonic() - started) / 0.1, earlier
@@ -175,8 +175,9 @@ def assert_refused(server: LiveServer, auth: Any, code: str) -> None:
 def test_ticket_refuses_unknown_codes_and_pushes_place_and_call(
     live_server: LiveServer, listen: Callable[..., Listener]
 ) -> None:
-    kiosk, staff = tokens(live_server, KIOSK, STAFF_Q01)
-    tickets = [issue(live_server, kiosk) for _ in range(3)]
+    line = open_line(live_server)
+    (desk,), (staff,) = line.counters, line.staff
+    tickets = [issue(live_server, line.kiosk, line.code) for _ in range(3)]
     mine = tickets[2]
     code = mine["lookup_code"]
 
@@ -197,19 +198,20 @@ def test_ticket_refuses_unknown_codes_and_pushes_place_and_call(
         "estimated_wait_seconds",
         "counter",
     }
-    assert (first["number"], first["status"], first["service"]) == ("A003", "waiting", TPHT)
+    third = (f"{line.prefix}003", "waiting", line.service)
+    assert (first["number"], first["status"], first["service"]) == third
     assert (first["position"], first["waiting_ahead"], first["counter"]) == (3, 2, None)
 
     for ahead in (1, 0):
-        act(live_server, staff, "Q01", "call-next")
+        act(live_server, staff, desk["code"], "call-next")
         pushed = phone.wait_for("ticket_updated", lambda body, n=ahead: body["waiting_ahead"] == n)
         assert pushed["status"] == "waiting"
         assert pushed["position"] == ahead + 1
 
-    called = act(live_server, staff, "Q01", "call-next")
-    assert called["number"] == "A003"
+    called = act(live_server, staff, desk["code"], "call-next")
+    assert called["number"] == f"{line.prefix}003"
     pushed = phone.wait_for("ticket_updated", lambda body: body["status"] == "called")
-    assert pushed["counter"] == Q01
+    assert pushed["counter"] == desk
     assert pushed["position"] is None and pushed["waiting_ahead"] is None
     assert pushed["estimated_wait_seconds"] is None
     assert pushed == status(live_server, code)
@@ -218,8 +220,8 @@ def test_ticket_refuses_unknown_codes_and_pushes_place_and_call(
 def test_ticket_cancel_pushes_cancelled_and_moves_the_next_up(
     live_server: LiveServer, listen: Callable[..., Listener]
 ) -> None:
-    (kiosk,) = tokens(live_server, KIOSK)
-    first, second = issue(live_server, kiosk), issue(live_server, kiosk)
+    line = open_line(live_server)
+    first, second = (issue(live_server, line.kiosk, line.code) for _ in range(2))
     holder = listen(live_server, "/ticket", auth={"lookup_code": first["lookup_code"]})
     behind = listen(live_server, "/ticket", auth={"lookup_code": second["lookup_code"]})
     assert holder.wait_for("ticket_updated")["waiting_ahead"] == 0
