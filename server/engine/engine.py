@@ -91,7 +91,7 @@ class QueueEngine:
                     tx.remember_idempotency(device, idempotency_key, ticket.id, work.now)
         if earlier is not None:
             return self.queries.ticket(earlier), False
-        return self.queries.ticket(ticket.id), True
+        return self.queries.answer(ticket), True
 
     def _new_ticket(
         self, work: Work, service_code: str, procedure_code: str | None, priority: str | None
@@ -158,8 +158,10 @@ class QueueEngine:
                     f"Số {ticket.number} không còn chờ (status {ticket.status.value})",
                     status=ticket.status.value,
                 )
-            move(work, ticket, Action.CANCEL, TicketStatus.CANCELLED, finished_at=work.now)
-        return {"ticket": self.queries.ticket(ticket.id)}
+            cancelled = move(
+                work, ticket, Action.CANCEL, TicketStatus.CANCELLED, finished_at=work.now
+            )
+        return {"ticket": self.queries.answer(cancelled)}
 
     def expire_past_days(self) -> int:
         """Closes every unfinished ticket of an earlier day; returns how many."""
@@ -206,12 +208,13 @@ class QueueEngine:
                 heads += work.tx.line_heads(work.day, service_id=service_id)
             streak = self._todays_streak(work, at)
             chosen = choose_next(heads, at.service_ids, at.id, streak, self.policy)
-            if chosen is not None:
-                at.priority_streak = next_streak(chosen, streak)
-                self._call(work, at, chosen)
-            else:
+            if chosen is None:
                 work.counter_changed(at)
-        return None if chosen is None else {"ticket": self.queries.ticket(chosen.id)}
+                called = None
+            else:
+                at.priority_streak = next_streak(chosen, streak)
+                called = self._call(work, at, chosen)
+        return None if called is None else {"ticket": self.queries.answer(called)}
 
     def call_number(self, counter_code: str, number: str, actor: str = "system") -> dict[str, Any]:
         """Calls a waiting or no-show ticket of today out of order."""
@@ -228,8 +231,8 @@ class QueueEngine:
                     status=ticket.status.value,
                 )
             self._finish_current(work, at)
-            self._call(work, at, ticket)
-        return {"ticket": self.queries.ticket(ticket.id)}
+            called = self._call(work, at, ticket)
+        return {"ticket": self.queries.answer(called)}
 
     def recall(self, counter_code: str, actor: str = "system") -> dict[str, Any]:
         """Announces the current ticket again."""
@@ -247,7 +250,7 @@ class QueueEngine:
             )
             work.changed.append(event)
             self._announce(work, at, ticket, event)
-        return {"ticket": self.queries.ticket(ticket.id)}
+        return {"ticket": self.queries.answer(ticket)}
 
     def start(self, counter_code: str, actor: str = "system") -> dict[str, Any]:
         """The called citizen arrived: called → serving."""
@@ -255,9 +258,9 @@ class QueueEngine:
             at, ticket = self._with_current(work, counter_code)
             if ticket.status != TicketStatus.CALLED:
                 raise errors.InvalidState(f"Số {ticket.number} đang được phục vụ (already serving)")
-            move(work, ticket, Action.START, TicketStatus.SERVING, started_at=work.now)
+            started = move(work, ticket, Action.START, TicketStatus.SERVING, started_at=work.now)
             work.counter_changed(at)
-        return {"ticket": self.queries.ticket(ticket.id)}
+        return {"ticket": self.queries.answer(started)}
 
     def finish(self, counter_code: str, actor: str = "system") -> dict[str, Any]:
         """The current ticket is served."""
@@ -290,7 +293,7 @@ class QueueEngine:
                 if to.id == at.id:
                     raise errors.InvalidRequest("Cannot transfer a ticket to its own counter")
                 target = {"target_counter_id": to.id}
-            move(
+            moved = move(
                 work,
                 ticket,
                 Action.TRANSFER,
@@ -303,7 +306,7 @@ class QueueEngine:
             )
             at.current_ticket_id = None
             work.counter_changed(at)
-        return {"ticket": self.queries.ticket(ticket.id)}
+        return {"ticket": self.queries.answer(moved)}
 
     def set_paused(self, counter_code: str, paused: bool, actor: str = "system") -> dict[str, Any]:
         """Pauses or resumes a counter; its current ticket stays."""
@@ -379,7 +382,7 @@ class QueueEngine:
         """The current ticket leaves the counter as served or no-show."""
         with self._write(actor) as work:
             at, ticket = self._with_current(work, counter_code)
-            move(work, ticket, action, to, finished_at=work.now)
+            moved = move(work, ticket, action, to, finished_at=work.now)
             at.current_ticket_id = None
             work.counter_changed(at)
-        return {"ticket": self.queries.ticket(ticket.id)}
+        return {"ticket": self.queries.answer(moved)}

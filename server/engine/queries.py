@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from . import errors
 from .clock import Clock
 from .hours import parse_hours
-from .model import TicketStatus
+from .model import Ticket, TicketStatus
 from .ports import Repository, Tx
 from .text import fold, has_words
 from .views import Snapshot, queue_key
@@ -84,11 +84,17 @@ class Queries:
             return snap.public_ticket(ticket)
 
     def ticket(self, ticket_id: int) -> dict[str, Any]:
-        """The full view of a ticket, as a command answers it once committed."""
+        """The full view of a stored ticket (an Idempotency-Key's replay)."""
         with self.snapshot() as snap:
             ticket = snap.tx.ticket(ticket_id)
             if ticket is None:
                 raise errors.NotFound("Không tìm thấy phiếu (no such ticket)")
+            return snap.full_ticket(ticket)
+
+    def answer(self, ticket: Ticket) -> dict[str, Any]:
+        """The full view of a ticket a command has just committed: its place and estimate
+        are read now, after the commit."""
+        with self.snapshot() as snap:
             return snap.full_ticket(ticket)
 
     def updated_views(
