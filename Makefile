@@ -29,8 +29,7 @@ lint: bootstrap
 	$(BIN)/mypy
 
 bench: bootstrap
-	$(BIN)/python bench/issue_cpu.py
-	$(BIN)/python bench/issue_load.py
+	$(BIN)/python bench/write_path.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

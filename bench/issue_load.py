@@ -29,7 +29,6 @@ import bare_app
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent  # this venv's `luot` and `gunicorn`
 BEGIN, END = "<!-- issue_load:begin -->", "<!-- issue_load:end -->"
-TARGET_RATE, TARGET_P99_MS, TARGET_KIOSKS = 1000.0, 50.0, 16
 COLUMNS = "server conns kiosks tickets t/s p50_ms p99_ms errors dups gaps lost vs_bare vs_raw"
 COLUMNS += " client_cpu server_cpu"
 DUPS = "SELECT count(*) FROM (SELECT 1 FROM tickets GROUP BY day, number HAVING count(*) > 1)"
@@ -38,18 +37,12 @@ GAPS += " (SELECT DISTINCT service_id, day, seq FROM tickets))"
 ROWS = "SELECT count(*) FROM tickets"
 SERVICES = 4  # demo service codes the kiosks rotate over
 WARMUP = 2  # untimed tickets per kiosk before each timed run
-REDIS_URL = "redis://127.0.0.1:6379/0"  # for several workers, unless LUOT_REDIS_URL is set
 
 
 def address(kiosk: int) -> str:
     """The client address of kiosk n (from 0): each kiosk is a machine of its own, as in a
-    center, and `luot serve --workers N` picks a worker by client address."""
+    center."""
     return f"127.0.{2 + kiosk // 250}.{2 + kiosk % 250}"
-
-
-def slug(kind: str) -> str:
-    """A configuration's name as a file name: "luot ×2" → "luot-x2"."""
-    return kind.replace(" ×", "-x")
 
 
 def luot(tmp: Path, *args: str) -> str:
@@ -73,11 +66,6 @@ def prepare(tmp: Path, kiosks: int) -> tuple[list[str], list[str]]:
         return codes, [token.strip() for token in made]
 
 
-def workers(kind: str) -> int:
-    """The server processes of a configuration: "luot ×2" has two, "luot" and "bare" one."""
-    return int(kind.split("×")[1]) if "×" in kind else 1
-
-
 def start(kind: str, db: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     """Starts `luot serve` or the bare endpoint on a free port; returns once it answers."""
     with socket.socket() as sock:
@@ -86,15 +74,11 @@ def start(kind: str, db: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], int]
     env = {**os.environ, "LUOT_DATABASE_URL": f"sqlite:///{db}", "LUOT_SECRET_KEY": "bench"}
     env["BARE_DB"] = str(db)
     cmd = [str(BIN / "luot"), "serve", "--port", str(port)]
-    if workers(kind) > 1:  # several workers share Socket.IO events through Redis
-        cmd += ["--workers", str(workers(kind))]
-        env.setdefault("LUOT_REDIS_URL", REDIS_URL)
-        env["LUOT_REDIS_CHANNEL"] = f"luot-bench-{port}"
     if kind == "bare":  # the same gunicorn settings as server/serve.py
         cmd = [str(BIN / "gunicorn"), "-k", "gevent", "-w", "1", "--no-control-socket"]
         cmd += ["--keep-alive", "5", "--worker-connections", "10000", "--log-level", "warning"]
         cmd += ["-b", f"127.0.0.1:{port}", "--pythonpath", str(HERE), "bare_app:create_app()"]
-    log = tmp / f"{slug(kind)}-{port}.log"
+    log = tmp / f"{kind}-{port}.log"
     proc = subprocess.Popen(cmd, env=env, cwd=tmp, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
@@ -218,7 +202,7 @@ def measure(
     kind: str, kiosks: int, keep: bool, setup: dict[str, Any], args: Any, n: int
 ) -> dict[str, Any]:
     """One timed run of one server on a fresh database: what the client and the check saw."""
-    tmp, db = setup["tmp"], setup["tmp"] / f"{slug(kind)}-{kiosks}-{keep}-{n}.db"
+    tmp, db = setup["tmp"], setup["tmp"] / f"{kind}-{kiosks}-{keep}-{n}.db"
     if kind != "bare":
         shutil.copy(tmp / "template.db", db)
     server, port = start(kind, db, tmp)
@@ -309,42 +293,14 @@ def machine() -> str:
     )
 
 
-def verdict(rows: list[dict[str, Any]]) -> list[str]:
-    """Whether Luot meets the target at 16 kiosks, per connection mode."""
-    lines = []
-    for row in rows:
-        if row["server"].startswith("luot") and row["kiosks"] == TARGET_KIOSKS:
-            met = row["t/s"] >= TARGET_RATE and row["p99_ms"] <= TARGET_P99_MS
-            met = met and row["dups"] == row["gaps"] == row["lost"] == row["errors"] == 0
-            target = f"≥ {TARGET_RATE:,.0f} tickets/s, p99 ≤ {TARGET_P99_MS:.0f} ms, no duplicates"
-            server = f"`luot serve --workers {workers(row['server'])}`"
-            lines.append(
-                f"Target ({target}), {server}, {row['conns']}: {'MET' if met else 'NOT MET'}"
-            )
-    return lines
-
-
 def write_markdown(path: Path, rows: list[dict[str, Any]], about: str, command: str) -> None:
     """Replaces the results section between the markers (appends it the first time)."""
     parts = [BEGIN, f"Machine: {about}", f"Command: `{command}`", table(rows, True)]
-    section = "\n\n".join([*parts, "  \n".join(verdict(rows)) or "(no 16-kiosk run)", END])
+    section = "\n\n".join([*parts, END])
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     if BEGIN not in text or END not in text:  # first time: append the section
         text = f"{text.rstrip()}\n\n{BEGIN}{END}\n"
     path.write_text(text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :])
-
-
-def need_redis(url: str) -> None:
-    """Several workers need Redis: stop at once with a clear message when it does not answer."""
-    import redis
-
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        sys.exit(
-            f"--workers 2 needs Redis (LUOT_REDIS_URL, default {REDIS_URL}): {error};"
-            " start one or pass --workers 1"
-        )
 
 
 def main() -> None:
@@ -357,15 +313,10 @@ def main() -> None:
     parser.add_argument("--keepalive", action="store_true", help="keep-alive connections")
     parser.add_argument("--fresh", action="store_true", help="one connection per ticket")
     parser.add_argument("--clients", type=int, default=1, help="client processes (1)")
-    parser.add_argument(
-        "--workers", default="1,2", help="`luot serve --workers` to measure, e.g. 1,2 (1,2)"
-    )
     parser.add_argument("--markdown", nargs="?", const="docs/benchmarks.md", metavar="PATH")
     args = parser.parse_args()
     counts = [int(k) for k in args.kiosks.split(",")]
-    kinds = ["bare"] + [f"luot ×{w}" if int(w) > 1 else "luot" for w in args.workers.split(",")]
-    if any(workers(kind) > 1 for kind in kinds):
-        need_redis(os.environ.get("LUOT_REDIS_URL", REDIS_URL))
+    kinds = ["bare", "luot"]
     modes = [m for m, on in ((True, args.keepalive), (False, args.fresh)) if on] or [True, False]
     about = machine()
     with tempfile.TemporaryDirectory(prefix="luot-bench-") as name:
@@ -391,7 +342,7 @@ def main() -> None:
                         row["vs_bare"] = f"{row['t/s'] / pools[0]['t/s']:.2f}×"
                     row["vs_raw"] = f"{row['t/s'] / rows[0]['t/s']:.2f}×"
                     rows.append(row)
-    print("\n" + table(rows) + "\n\n" + "\n".join(verdict(rows)))
+    print("\n" + table(rows))
     if args.markdown:
         command = " ".join(["python bench/issue_load.py", *sys.argv[1:]])
         write_markdown(HERE.parent / args.markdown, rows, about, command)
