@@ -12,45 +12,14 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-
-
-def luot(env: dict[str, str], cwd: Path, *args: str) -> str:
-    """Runs the `luot` command; returns its output."""
-    done = subprocess.run([str(BIN / "luot"), *args], env=env, cwd=cwd, check=True,
-                          capture_output=True, text=True)  # fmt: skip
-    return done.stdout
-
-
-def serve(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Starts `luot serve` on a free port; returns once /healthz answers."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = (cwd / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen([str(BIN / "luot"), "serve", "--port", str(port)], env=env,
-                            cwd=cwd, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    sys.exit(f"luot serve did not start: {(cwd / f'serve-{port}.log').read_text()[-2000:]}")
+import issue_load as il
 
 
 def kiosk(port: int, token: str, until: float, interval: float, out: list[tuple[int, float]]):
@@ -114,15 +83,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        env = {**os.environ, "LUOT_DATABASE_URL": f"sqlite:///{tmp / 'luot.db'}"}
-        env["LUOT_SECRET_KEY"] = "bench"
-        luot(env, tmp, "init", "--demo")
-        luot(env, tmp, "service", "update", "--all", "--hours", "mon-sun 00:00-24:00")
-        tokens = [
-            luot(env, tmp, "token", "create", "--role", "kiosk", "--name", f"k{n}").strip()
-            for n in range(args.kiosks)
-        ]
-        servers = [serve(env, tmp), serve(env, tmp)]
+        _, tokens = il.prepare(tmp, args.kiosks)  # the demo center, open, a token per kiosk
+        db = tmp / "template.db"
+        servers = [il.start("luot", db, tmp), il.start("luot", db, tmp)]
         try:
             ports = [port for _, port in servers]
             run(ports, tokens, 1.0, 0)  # warm up
@@ -134,7 +97,7 @@ def main() -> None:
             for proc, _ in servers:
                 proc.terminate()
                 proc.wait(10)
-        print(json.dumps({"load": os.getloadavg()[0], **report, **check(tmp / "luot.db")}))
+        print(json.dumps({"load": os.getloadavg()[0], **report, **check(db)}))
 
 
 if __name__ == "__main__":
