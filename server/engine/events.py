@@ -19,7 +19,7 @@ class TicketCalled:
 
 @dataclass(frozen=True)
 class QueueChanged:
-    """The waiting counts changed; `QueueEngine.waiting_counts()` tells the new ones.
+    """The waiting counts changed; `Queries.waiting_counts()` tells the new ones.
 
     The counts are not carried: a burst of issues would count the lines once per ticket
     inside the write lock, where one count after the burst tells displays the same.
