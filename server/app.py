@@ -20,7 +20,7 @@ from server.engine.ordering import OrderingPolicy
 from server.realtime.names import Namespace
 from server.realtime.namespaces import DisplayNamespace, Followers, TicketNamespace
 from server.realtime.polling import PollingGuard
-from server.realtime.sink import SocketSink
+from server.realtime.relay import Relay
 from server.storage import tables
 from server.storage.db import Database
 from server.storage.repository import SqlRepository
@@ -34,11 +34,10 @@ class Luot:
     db: Database
     engine: QueueEngine
     socketio: SocketIO
-    sink: SocketSink
+    relay: Relay
 
     def close(self) -> None:
-        """Lets the events still being sent go out, then closes the database's connections."""
-        self.sink.drain()
+        """Closes the database's connections."""
         self.db.dispose()
 
 
@@ -86,22 +85,18 @@ def create_app(config: Config | None = None, clock: Clock | None = None) -> Flas
     db = Database(config["LUOT_DATABASE_URL"])
     socketio = SocketIO()
     followers = Followers()
-    sink = SocketSink(socketio, followers)
+    relay = Relay(socketio, followers)
     policy = OrderingPolicy(
         strict=config["LUOT_ORDERING"] == "strict",
         max_priority_streak=config["LUOT_MAX_PRIORITY_STREAK"],
     )
     site_id = site_id_for(db, config["LUOT_SITE"])
-    engine = QueueEngine(SqlRepository(db), clock or SystemClock(), sink, site_id, policy)
-    sink.views = engine.queries
-    app.extensions["luot"] = Luot(config, db, engine, socketio, sink)
+    engine = QueueEngine(SqlRepository(db), clock or SystemClock(), relay, site_id, policy)
+    relay.outbox = engine.queries
+    app.extensions["luot"] = Luot(config, db, engine, socketio, relay)
 
-    socketio.init_app(
-        app,
-        async_mode=async_mode(),
-        message_queue=config["LUOT_REDIS_URL"],
-        channel=config["LUOT_REDIS_CHANNEL"],
-    )
+    # No message queue: each process's relay emits the outbox to its own clients.
+    socketio.init_app(app, async_mode=async_mode())
     app.wsgi_app = PollingGuard(app.wsgi_app)  # type: ignore[method-assign]
     socketio.on_namespace(DisplayNamespace(Namespace.DISPLAY.value, engine.queries))
     socketio.on_namespace(TicketNamespace(Namespace.TICKET.value, engine.queries, followers))

@@ -45,17 +45,6 @@ SETTINGS: list[Setting] = [
         _optional,
     ),
     Setting(
-        "LUOT_REDIS_URL",
-        None,
-        "Redis URL used as the Socket.IO message queue when several server processes run.",
-        _optional,
-    ),
-    Setting(
-        "LUOT_REDIS_CHANNEL",
-        "luot",
-        "Socket.IO channel on that Redis: give each center its own when centers share one Redis.",
-    ),
-    Setting(
         "LUOT_TIMEZONE",
         "Asia/Ho_Chi_Minh",
         "Time zone of the site's day (numbers restart at local midnight).",
@@ -81,6 +70,12 @@ SETTINGS: list[Setting] = [
         "How a counter picks among its services: 'oldest' ticket first (preference breaks "
         "ties) or 'strict' (the first service in its order with anyone waiting).",
         _ordering,
+    ),
+    Setting(
+        "LUOT_OUTBOX_DAYS",
+        7,
+        "Days the outbox keeps the events sent to screens (the ticket history is kept for ever).",
+        int,
     ),
     Setting(
         "LUOT_MAX_PRIORITY_STREAK",

@@ -7,6 +7,7 @@ PostgreSQL database behind nginx (deploy/), not workers of one gunicorn.
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -30,18 +31,26 @@ class LuotServer(BaseApplication):  # type: ignore[misc]
 
         app = create_app()
         luot = app.extensions["luot"]
-        luot.socketio.start_background_task(roll_days, luot.engine)
+        luot.relay.start_at_the_end()
+        luot.socketio.start_background_task(luot.relay.run)
+        keep = timedelta(days=luot.config["LUOT_OUTBOX_DAYS"])
+        luot.socketio.start_background_task(roll_days, luot.engine, keep)
         return app
 
 
-def roll_days(engine: Any, every_seconds: float = 30.0) -> None:
-    """Expires yesterday's unfinished tickets soon after midnight, even on an idle server."""
+def roll_days(engine: Any, keep: timedelta, every_seconds: float = 30.0) -> None:
+    """Expires yesterday's unfinished tickets soon after midnight, even on an idle server,
+    and forgets outbox rows older than `keep` once an hour."""
     import logging
     import time
 
+    pruned_at = 0.0
     while True:
         try:
             engine.roll_day()
+            if time.monotonic() - pruned_at > 3600:
+                engine.prune_outbox(keep)
+                pruned_at = time.monotonic()
         except Exception:  # a database hiccup must not end the loop
             logging.getLogger(__name__).exception("could not roll the day")
         time.sleep(every_seconds)

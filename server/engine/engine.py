@@ -15,7 +15,7 @@ from typing import Any
 
 from . import errors
 from .clock import Clock
-from .events import EventSink, QueueChanged, TicketCalled, TicketsChanged
+from .events import Event, EventSink, Kind
 from .hours import parse_hours
 from .model import Action, Counter, Service, Ticket, TicketEvent, TicketStatus
 from .ordering import OrderingPolicy, choose_next, next_streak
@@ -49,7 +49,8 @@ class QueueEngine:
 
     @contextmanager
     def _write(self, actor: str) -> Iterator[Work]:
-        """One write transaction that first closes past days; its events go out after commit."""
+        """One write transaction that first closes past days; its events are stored in it
+        (the outbox) and published once it is committed."""
         with self.repo.write(self.site_id) as tx:
             # The clock is read once the lock is held, so issue times follow number order.
             now = self.clock.now()
@@ -58,14 +59,11 @@ class QueueEngine:
                 expire_past(work)
             yield work
             tx.append_events(work.changed)
-            if any(e.action != Action.RECALL for e in work.changed):
-                # Signals only: the realtime layer reads the counts and places after commit.
-                work.events.append(QueueChanged(self.site_id))
-            if work.codes or work.lines:
-                lines = tuple(sorted(work.lines))
-                work.events.append(TicketsChanged(self.site_id, tuple(work.codes), lines))
+            events = work.outbox()
+            if events:  # numbered and stored with the command, so none is ever lost
+                events = tx.append_outbox(events, work.now)
         self._expired_through = work.day
-        self.sink.publish(work.events)
+        self.sink.publish(events)
 
     # -- issuing -------------------------------------------------------------------------
 
@@ -173,6 +171,11 @@ class QueueEngine:
     def roll_day(self) -> int:
         """At the first moment of a new local day, expires the old one (else does nothing)."""
         return 0 if self._expired_through == self.queries.today() else self.expire_past_days()
+
+    def prune_outbox(self, keep: timedelta) -> int:
+        """Forgets outbox rows older than `keep` (the ticket events keep the history)."""
+        with self.repo.write(self.site_id) as tx:
+            return tx.prune_outbox(self.clock.now() - keep)
 
     def update_service(
         self,
@@ -372,8 +375,7 @@ class QueueEngine:
     def _announce(self, work: Work, at: Counter, ticket: Ticket, event: TicketEvent) -> None:
         """Stores the counter and queues `ticket_called` for the hall, the counter and the
         ticket's own page."""
-        payload = work.snapshot().call_payload(event, ticket)
-        work.events.append(TicketCalled(self.site_id, at.code, ticket.lookup_code, payload))
+        work.events.append(Event(Kind.TICKET_CALLED, work.snapshot().call_payload(event, ticket)))
         work.counter_changed(at)
 
     def _leave(

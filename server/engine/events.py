@@ -1,58 +1,41 @@
-"""Events the engine publishes after a commit; the realtime layer maps them to rooms."""
+"""Events: what a command tells the screens, as plain data, stored in the command's own
+transaction with the site's next sequence number (the outbox) and published after it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 
-@dataclass(frozen=True)
-class TicketCalled:
-    """A counter called (or recalled) a ticket: the body of Socket.IO `ticket_called`."""
+class Kind(StrEnum):
+    """What an event says; the first three are the names `/display` hears."""
 
-    site_id: int
-    counter_code: str
-    lookup_code: str
+    TICKET_CALLED = "ticket_called"  # the body of `ticket_called`
+    COUNTER_CHANGED = "counter_changed"  # a counter as the hall sees it
+    QUEUE_CHANGED = "queue_changed"  # {"waiting": {CODE: n}}
+    TICKETS_CHANGED = "tickets_changed"  # {"moved": [lookup codes], "lines": [[kind, id]]}
+
+
+#: The kinds every display receives as they are.
+BROADCAST = frozenset({Kind.TICKET_CALLED, Kind.COUNTER_CHANGED, Kind.QUEUE_CHANGED})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event of a site; `seq` is 0 until the outbox has numbered it."""
+
+    kind: Kind
     payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class QueueChanged:
-    """The waiting counts changed; `Queries.waiting_counts()` tells the new ones.
-
-    The counts are not carried: a burst of issues would count the lines once per ticket
-    inside the write lock, where one count after the burst tells displays the same.
-    """
-
-    site_id: int
-
-
-@dataclass(frozen=True)
-class TicketsChanged:
-    """These tickets, and every ticket of these lines, may show a new status or place."""
-
-    site_id: int
-    lookup_codes: tuple[str, ...]
-    lines: tuple[tuple[str, int], ...]
-
-
-@dataclass(frozen=True)
-class CounterChanged:
-    """A counter's current ticket or pause changed."""
-
-    site_id: int
-    counter_code: str
-
-
-Event = TicketCalled | QueueChanged | TicketsChanged | CounterChanged
+    seq: int = 0
 
 
 class EventSink(Protocol):
-    """Receives the events of a committed transaction, in order."""
+    """Told of the events of a committed transaction, in order."""
 
     def publish(self, events: Sequence[Event]) -> None:
-        """Delivers the events; must not raise for a delivery failure."""
+        """Takes note of the events; must not raise for a delivery failure."""
         ...
 
 

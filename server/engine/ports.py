@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from .events import Event, Kind
 from .model import (
     Counter,
     PriorityCategory,
@@ -95,8 +96,16 @@ class Tx(Protocol):
         """Unpaused counters serving the service: (those that called since the instant, all)."""
         ...
 
-    def recent_calls(self, day: str, limit: int) -> list[TicketEvent]:
-        """The day's last call and recall events, newest first."""
+    def last_seq(self) -> int:
+        """The sequence number of the site's last stored event (0 before the first)."""
+        ...
+
+    def events_after(self, seq: int, limit: int) -> list[Event]:
+        """Stored events after a sequence number, oldest first."""
+        ...
+
+    def recent_events(self, kind: Kind, since: datetime, limit: int) -> list[Event]:
+        """Stored events of one kind since an instant, newest first."""
         ...
 
     def idempotent_ticket_id(self, device: str, key: str, since: datetime) -> int | None:
@@ -127,6 +136,15 @@ class Tx(Protocol):
 
     def append_events(self, events: Sequence[TicketEvent]) -> None:
         """Appends ticket events to the log."""
+        ...
+
+    def append_outbox(self, events: Sequence[Event], at: datetime) -> list[Event]:
+        """Numbers events with the site's next sequence numbers and stores them; returns them
+        numbered."""
+        ...
+
+    def prune_outbox(self, before: datetime) -> int:
+        """Forgets stored events older than an instant; returns how many."""
         ...
 
     def remember_idempotency(self, device: str, key: str, ticket_id: int, at: datetime) -> None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from . import errors
 from .clock import Clock
+from .events import Event
 from .hours import parse_hours
 from .model import Ticket, TicketStatus
 from .ports import Repository, Tx
@@ -140,6 +141,16 @@ class Queries:
         """GET /api/v1/display/state and the `state` event of /display."""
         with self.snapshot() as snap:
             return snap.display_state(snap.tx.site().name)
+
+    def last_seq(self) -> int:
+        """The sequence number of the site's last event."""
+        with self.repo.read(self.site_id) as tx:
+            return tx.last_seq()
+
+    def events_after(self, seq: int, limit: int = 500) -> list[Event]:
+        """The site's events after a sequence number, oldest first (a relay's next batch)."""
+        with self.repo.read(self.site_id) as tx:
+            return tx.events_after(seq, limit)
 
     def today(self) -> str:
         """The site's local day now (YYYY-MM-DD)."""

@@ -6,11 +6,12 @@ shape changes in one place.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cached_property
 from typing import Any
 
 from . import eta, speech
+from .events import Kind
 from .model import Counter, Service, Ticket, TicketEvent, TicketStatus
 from .ports import Tx
 
@@ -214,13 +215,17 @@ class Snapshot:
         }
 
     def display_state(self, site_name: str) -> dict[str, Any]:
-        """GET /api/v1/display/state and the `state` event of /display."""
+        """GET /api/v1/display/state and the `state` event of /display: `seq` is that of the
+        last event it reflects (read first, so that anything later is an event above it),
+        and each of the day's recent calls carries its own."""
+        seq = self.tx.last_seq()
         current = self.current_tickets()
-        events = self.tx.recent_calls(self.day, RECENT_CALLS)
-        called = {t.id: t for t in self.tx.tickets_by_ids([e.ticket_id for e in events])}
+        midnight = datetime.combine(date.fromisoformat(self.day), time(), self.tz)
+        calls = self.tx.recent_events(Kind.TICKET_CALLED, midnight, RECENT_CALLS)
         return {
             "site": {"name": site_name},
+            "seq": seq,
             "counters": [self.hall_counter(c, current) for c in self.counters],
-            "recent_calls": [self.call_payload(e, called[e.ticket_id]) for e in events],
+            "recent_calls": [{**e.payload, "seq": e.seq} for e in calls],
             "waiting": self.waiting_counts(),
         }

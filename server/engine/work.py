@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from . import errors
-from .events import CounterChanged, Event
+from .events import Event, Kind
 from .model import AT_COUNTER, Action, Counter, Service, Ticket, TicketEvent, TicketStatus
 from .ports import Tx
 from .views import Snapshot, queue_key
@@ -24,10 +24,11 @@ class Work:
     now: datetime
     tz: tzinfo
     actor: str
-    events: list[Event] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # the calls, in order
     changed: list[TicketEvent] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)  # lookup codes of the tickets moved
     lines: set[tuple[str, int]] = field(default_factory=set)  # lines whose places changed
+    counters: list[str] = field(default_factory=list)  # codes of the counters changed
 
     @property
     def local(self) -> datetime:
@@ -46,7 +47,26 @@ class Work:
     def counter_changed(self, counter: Counter) -> None:
         """The counter's current ticket or pause changed: store it and tell the hall."""
         self.tx.update_counter(counter)
-        self.events.append(CounterChanged(self.site_id, counter.code))
+        self.counters.append(counter.code)
+
+    def outbox(self) -> list[Event]:
+        """Every event of the transaction, as the screens are to be told it: the calls, the
+        counters as they end up, the waiting counts, and the tickets and lines moved."""
+        snap = self.snapshot()
+        events = list(self.events)
+        if self.counters:
+            current = snap.current_tickets()
+            by_code = {c.code: c for c in snap.counters}
+            for code in dict.fromkeys(self.counters):
+                view = snap.hall_counter(by_code[code], current)
+                events.append(Event(Kind.COUNTER_CHANGED, view))
+        if any(e.action != Action.RECALL for e in self.changed):
+            events.append(Event(Kind.QUEUE_CHANGED, {"waiting": snap.waiting_counts()}))
+        if self.codes or self.lines:
+            moved = list(dict.fromkeys(self.codes))
+            lines = [[kind, ident] for kind, ident in sorted(self.lines)]
+            events.append(Event(Kind.TICKETS_CHANGED, {"moved": moved, "lines": lines}))
+        return events
 
 
 def move(

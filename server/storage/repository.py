@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from server.engine import errors
+from server.engine.events import Event, Kind
 from server.engine.model import (
     Counter,
     PriorityCategory,
@@ -22,7 +25,7 @@ from server.engine.model import (
 
 from . import statements as q
 from .db import Database
-from .rows import event_from_row, event_values, ticket_from_row, ticket_values
+from .rows import event_values, ticket_from_row, ticket_values
 
 
 class SqlTx:
@@ -171,9 +174,18 @@ class SqlTx:
         active, serving = self._rows(q.OPEN_COUNTERS, service_id=service_id, since=since).one()
         return int(active), int(serving)
 
-    def recent_calls(self, day: str, limit: int) -> list[TicketEvent]:
-        """The day's latest calls and recalls, newest first."""
-        return [event_from_row(r) for r in self._rows(q.RECENT_CALLS, day=day, limit=limit)]
+    def last_seq(self) -> int:
+        """The sequence number of the site's last stored event."""
+        return int(self._rows(q.LAST_SEQ).scalar_one())
+
+    def events_after(self, seq: int, limit: int) -> list[Event]:
+        """Stored events after a sequence number, oldest first."""
+        return [_event(r) for r in self._rows(q.OUTBOX_AFTER, after=seq, limit=limit)]
+
+    def recent_events(self, kind: Kind, since: datetime, limit: int) -> list[Event]:
+        """Stored events of one kind since an instant, newest first."""
+        rows = self._rows(q.RECENT_OF_KIND, kind=kind.value, since=since, limit=limit)
+        return [_event(r) for r in rows]
 
     def idempotent_ticket_id(self, device: str, key: str, since: datetime) -> int | None:
         """The ticket a device's key created after `since`."""
@@ -232,10 +244,36 @@ class SqlTx:
         if events:
             self.conn.execute(q.INSERT_EVENTS, [event_values(self.site_id, e) for e in events])
 
+    def append_outbox(self, events: Sequence[Event], at: datetime) -> list[Event]:
+        """Raises the site's sequence number by the events' count and stores them numbered."""
+        last = int(self._rows(q.RAISE_SEQ, count=len(events)).scalar_one())
+        numbered = [replace(e, seq=seq) for seq, e in enumerate(events, last - len(events) + 1)]
+        rows = [
+            {
+                "site_id": self.site_id,
+                "seq": e.seq,
+                "kind": e.kind.value,
+                "payload": json.dumps(e.payload, ensure_ascii=False),
+                "created_at": at,
+            }
+            for e in numbered
+        ]
+        self.conn.execute(q.INSERT_OUTBOX, rows)
+        return numbered
+
+    def prune_outbox(self, before: datetime) -> int:
+        """Forgets stored events older than an instant."""
+        return int(self._rows(q.PRUNE_OUTBOX, before=before).rowcount)
+
     def remember_idempotency(self, device: str, key: str, ticket_id: int, at: datetime) -> None:
         """Stores (or refreshes) the ticket a device's key created."""
         values = {"device": device, "key": key, "ticket_id": ticket_id, "created_at": at}
         self._rows(q.REMEMBER_KEY[self.conn.dialect.name], **values)
+
+
+def _event(row: Any) -> Event:
+    """An Event from an outbox row."""
+    return Event(Kind(row.kind), json.loads(row.payload), row.seq)
 
 
 class SqlRepository:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -127,22 +127,42 @@ OPEN_COUNTERS = (
         C.paused.is_(False),
     )
 )
-RECENT_CALLS = (
-    select(t.ticket_events)
-    .join(t.tickets, K.id == E.ticket_id)
-    .where(
-        E.site_id == bindparam("site_id"),
-        K.day == bindparam("day"),
-        E.action.in_(["call", "recall"]),
-    )
-    .order_by(E.id.desc())
-    .limit(bindparam("limit"))
-)
 IDEMPOTENT_TICKET = select(IK.ticket_id).where(
     IK.site_id == bindparam("site_id"),
     IK.device == bindparam("device"),
     IK.key == bindparam("key"),
     IK.created_at >= bindparam("since", type_=IK.created_at.type),
+)
+
+# -- the outbox --------------------------------------------------------------------------------
+
+OB = t.outbox.c
+LAST_SEQ = select(t.sites.c.event_seq).where(SITE)
+RAISE_SEQ = (
+    update(t.sites)
+    .where(SITE)
+    .values(event_seq=t.sites.c.event_seq + bindparam("count"))
+    .returning(t.sites.c.event_seq)
+)
+INSERT_OUTBOX = insert(t.outbox)
+OUTBOX_AFTER = (
+    select(t.outbox)
+    .where(OB.site_id == bindparam("site_id"), OB.seq > bindparam("after"))
+    .order_by(OB.seq)
+    .limit(bindparam("limit"))
+)
+RECENT_OF_KIND = (
+    select(t.outbox)
+    .where(
+        OB.site_id == bindparam("site_id"),
+        OB.kind == bindparam("kind"),
+        OB.created_at >= bindparam("since"),
+    )
+    .order_by(OB.seq.desc())
+    .limit(bindparam("limit"))
+)
+PRUNE_OUTBOX = delete(t.outbox).where(
+    OB.site_id == bindparam("site_id"), OB.created_at < bindparam("before")
 )
 
 # -- writes ----------------------------------------------------------------------------------

@@ -64,6 +64,8 @@ sites = Table(
     Column("code", String(32), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
+    # The sequence number of the site's last outbox row, raised under the site's write lock.
+    Column("event_seq", Integer, nullable=False, server_default="0"),
 )
 
 services = Table(
@@ -183,6 +185,19 @@ ticket_events = Table(
     Column("data", Text, nullable=False, default="{}"),
     Index("ix_ticket_events_ticket", "ticket_id", "id"),
     Index("ix_ticket_events_action", "site_id", "action", "at"),
+)
+
+# What every committed command leaves for the screens, in the order of `seq`: written in the
+# command's own transaction, read by each server process's relay from its own cursor.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_outbox_kind", "site_id", "kind", "seq"),
 )
 
 daily_sequences = Table(

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from server.engine import errors
 from server.engine.clock import ManualClock
 from server.engine.engine import IDEMPOTENCY_WINDOW, QueueEngine
-from server.engine.events import CollectingSink, QueueChanged
+from server.engine.events import CollectingSink, Kind
 from server.engine.model import AT_COUNTER, UNFINISHED, Ticket, TicketStatus
 from server.engine.ordering import OrderingPolicy, choose_next, line_order, next_streak
 from server.engine.replay import replay
@@ -30,7 +30,8 @@ from server.storage import catalog
 from server.storage import tables as t
 from server.storage.db import Database
 from server.storage.migrate import upgrade
-from server.storage.repository import SqlRepository, event_from_row, ticket_from_row
+from server.storage.repository import SqlRepository
+from server.storage.rows import event_from_row, ticket_from_row
 
 ICT = timezone(timedelta(hours=7))
 ALWAYS = "mon-sun 00:00-24:00"
@@ -700,13 +701,15 @@ class QueueMachine(RuleBasedStateMachine):
         self.events_seen = rows
 
     def displays_got_the_counts(self) -> None:
-        """A step that changed the lines signals it, and the counts displays read are right."""
+        """Every event is numbered by the site's sequence, one after another and never twice;
+        a step that changed the lines carries the counts displays show, and they are right."""
         fresh = self.sink.events[self.published :]
         self.published = len(self.sink.events)
-        if not any(isinstance(e, QueueChanged) for e in fresh):
+        seqs = [e.seq for e in self.sink.events]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else True, seqs
+        counts = [e.payload["waiting"] for e in fresh if e.kind == Kind.QUEUE_CHANGED]
+        if not counts:
             return
-        assert self.engine is not None
-        counts = [self.engine.queries.waiting_counts()]
         day = self.model.expired_through  # the day of the last successful write
         expected = {
             code: sum(

@@ -25,11 +25,19 @@ from server.storage import tables as t
 from server.storage.db import Database
 from tests.conftest import LiveServer
 
-REDIS_ENV = "LUOT_TEST_REDIS_URL"
 TPHT = {"code": "TPHT", "name": "Tư pháp – Hộ tịch"}
 Q01 = {"code": "Q01", "name": "Quầy số 1"}
 Q02 = {"code": "Q02", "name": "Quầy số 2"}
-CALL_KEYS = {"number", "counter", "service", "called_at", "recall", "announcement", "audio_url"}
+CALL_KEYS = {
+    "number",
+    "counter",
+    "service",
+    "called_at",
+    "recall",
+    "announcement",
+    "audio_url",
+    "seq",
+}
 #: How long a push may take to arrive before a test fails (generous for a loaded CI box).
 PUSH_TIMEOUT = 10.0
 

@@ -1,9 +1,8 @@
-"""Several server processes on one database: with Redis between them, and without."""
+"""Several server processes on one database, with no message queue between them."""
 
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -18,7 +17,6 @@ from tests.conftest import LiveServer
 from tests.realtime.live import (
     KIOSK,
     Q01,
-    REDIS_ENV,
     STAFF_Q01,
     Listener,
     act,
@@ -31,19 +29,10 @@ from tests.realtime.live import (
 pytestmark = pytest.mark.slow
 
 
-def redis_env() -> dict[str, str]:
-    """LUOT_REDIS_URL for a test, on a channel of its own (other runs are not heard)."""
-    base = os.environ.get(REDIS_ENV)
-    if not base:
-        pytest.skip(f"{REDIS_ENV} is not set")
-    return {"LUOT_REDIS_URL": base, "LUOT_REDIS_CHANNEL": f"luot-test-{secrets.token_hex(6)}"}
-
-
 @pytest.fixture
-def redis_pair(db_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
-    """Two `luot serve` on one database, sharing Socket.IO events through Redis."""
-    env = redis_env()
-    servers = (LiveServer(db_url, tmp_path, **env), LiveServer(db_url, tmp_path, **env))
+def pair(db_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two `luot serve` on one database, and no message queue between them."""
+    servers = (LiveServer(db_url, tmp_path), LiveServer(db_url, tmp_path))
     try:
         start(*servers)
         yield servers
@@ -52,19 +41,22 @@ def redis_pair(db_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveSe
             list(pool.map(LiveServer.stop, servers))
 
 
-@pytest.mark.redis
-def test_a_call_on_one_server_reaches_a_display_on_another(
-    redis_pair: tuple[LiveServer, LiveServer], listen: Callable[..., Listener]
+def test_calls_on_one_server_reach_the_displays_and_phones_of_another_in_order(
+    pair: tuple[LiveServer, LiveServer], listen: Callable[..., Listener]
 ) -> None:
-    a, b = redis_pair
+    """Each process reads the other's events from the outbox: no Redis at all."""
+    a, b = pair
     kiosk, staff = tokens(a, KIOSK, STAFF_Q01)
     display = listen(b)
-    display.wait_for("state")
+    state = display.wait_for("state")
 
-    ticket = issue(a, kiosk)
-    display.wait_for("queue_changed", lambda body: body["waiting"]["TPHT"] == 1)
-    phone = listen(b, "/ticket", auth={"lookup_code": ticket["lookup_code"]})
+    first, second = issue(a, kiosk), issue(a, kiosk)
+    counts = display.wait_for("queue_changed", lambda body: body["waiting"]["TPHT"] == 2)
+    assert counts["seq"] > state["seq"]
+    phone = listen(b, "/ticket", auth={"lookup_code": first["lookup_code"]})
     assert phone.wait_for("ticket_updated")["status"] == "waiting"
+    behind = listen(b, "/ticket", auth={"lookup_code": second["lookup_code"]})
+    assert behind.wait_for("ticket_updated")["position"] == 2
 
     called = act(a, staff, "Q01", "call-next")
     call = display.wait_for("ticket_called")
@@ -75,10 +67,12 @@ def test_a_call_on_one_server_reaches_a_display_on_another(
     )
     pushed = phone.wait_for("ticket_updated", lambda body: body["status"] == "called")
     assert pushed["counter"] == Q01
-    assert display.taken("ticket_called") == []  # delivered once, not once per server
-
-
-# -- several processes on one database, without Redis ---------------------------------------
+    # The ticket behind moved up: b's relay told its follower, from a's line event.
+    assert behind.wait_for("ticket_updated", lambda body: body["position"] == 1)
+    act(a, staff, "Q01", "call-next")
+    again = display.wait_for("ticket_called")
+    assert again["number"] == "A002" and again["seq"] > call["seq"] > counts["seq"]
+    assert display.taken("ticket_called") == []  # delivered once each
 
 
 def test_two_servers_and_the_cli_on_one_database_never_give_a_number_twice(
@@ -138,3 +132,35 @@ def test_a_port_in_use_is_refused_at_once(db_url: str, tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"luot: port_in_use: cannot listen on 127.0.0.1:{port}" in done.stderr
     assert time.monotonic() - began < 10  # not gunicorn's retries
+
+
+def test_seq_only_grows_across_a_restart(
+    db_url: str, tmp_path: Path, listen: Callable[..., Listener]
+) -> None:
+    """The sequence lives in the database: a restarted server goes on from it, and a TV
+    that reconnects finds the calls it saw, by their seq, in `state`."""
+    first = LiveServer(db_url, tmp_path)
+    start(first)
+    try:
+        kiosk, staff = tokens(first, KIOSK, STAFF_Q01)
+        issue(first, kiosk), issue(first, kiosk)
+        display = listen(first)
+        display.wait_for("state")
+        act(first, staff, "Q01", "call-next")
+        seen = display.wait_for("ticket_called")
+        display.close()
+    finally:
+        first.stop()
+    again = LiveServer(db_url, tmp_path)
+    start(again)
+    try:
+        display = listen(again)
+        state = display.wait_for("state")
+        assert state["seq"] >= seen["seq"]
+        assert state["recent_calls"] == [seen]  # the same call, known by its seq
+        act(again, staff, "Q01", "call-next")
+        call = display.wait_for("ticket_called")
+        assert call["number"] == "A002" and call["seq"] > state["seq"]
+        display.close()
+    finally:
+        again.stop()

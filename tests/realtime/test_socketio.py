@@ -51,7 +51,7 @@ def test_display_gets_state_queue_changes_calls_and_recalls(
 
     state = display.wait_for("state")
     assert state == api(live_server, "GET", "/display/state").json()
-    assert {"counters", "recent_calls", "waiting"} <= set(state)
+    assert {"counters", "recent_calls", "waiting", "seq"} <= set(state)
     assert [c for c in state["recent_calls"] if c["counter"] == desk] == []
     for counter in state["counters"]:
         assert {"code", "name", "current"} <= set(counter)
@@ -62,8 +62,9 @@ def test_display_gets_state_queue_changes_calls_and_recalls(
     ticket = issue(live_server, line.kiosk, code)
     assert ticket["number"] == first
     changed = display.wait_for("queue_changed", lambda body: body["waiting"][code] == 1)
-    assert set(changed) == {"waiting"}
+    assert set(changed) == {"waiting", "seq"}
     assert set(changed["waiting"]) == set(state["waiting"])
+    assert changed["seq"] > state["seq"]
 
     called = act(live_server, staff, desk["code"], "call-next")
     call = display.wait_for("ticket_called")
@@ -77,7 +78,9 @@ def test_display_gets_state_queue_changes_calls_and_recalls(
         "announcement": f"Xin mời công dân có số thứ tự {line.prefix} không không một"
         " đến quầy số hai mươi mốt",
         "audio_url": None,
+        "seq": call["seq"],
     }
+    assert call["seq"] > changed["seq"]
     assert_site_time(call["called_at"])
     display.wait_for("queue_changed", lambda body: body["waiting"][code] == 0)
 
@@ -88,7 +91,7 @@ def test_display_gets_state_queue_changes_calls_and_recalls(
     assert f"{line.prefix} không không một" in recall["announcement"]
     assert recall["announcement"].endswith("quầy số hai mươi mốt")
     assert_site_time(recall["called_at"])
-    assert recall["called_at"] >= call["called_at"]
+    assert recall["called_at"] >= call["called_at"] and recall["seq"] > call["seq"]
     assert display.taken("ticket_called") == []  # one emit per call, no duplicates
 
     # A TV that reconnects (here through polling, then the websocket upgrade) redraws.
@@ -96,6 +99,7 @@ def test_display_gets_state_queue_changes_calls_and_recalls(
     again = listen(live_server, transports=["polling", "websocket"])
     fresh = again.wait_for("state")
     assert fresh["recent_calls"][:2] == [recall, call]  # newest first, the bodies sent live
+    assert fresh["seq"] >= recall["seq"]
     current = {c["code"]: c["current"] for c in fresh["counters"]}
     assert current[desk["code"]] == {
         "number": first,
