@@ -17,6 +17,7 @@ from server.config import Config
 from server.engine.clock import Clock, SystemClock
 from server.engine.engine import QueueEngine
 from server.engine.ordering import OrderingPolicy
+from server.faults import KillAfterCall
 from server.realtime.names import Namespace
 from server.realtime.namespaces import DisplayNamespace, Followers, TicketNamespace
 from server.realtime.polling import PollingGuard
@@ -91,7 +92,8 @@ def create_app(config: Config | None = None, clock: Clock | None = None) -> Flas
         max_priority_streak=config["LUOT_MAX_PRIORITY_STREAK"],
     )
     site_id = site_id_for(db, config["LUOT_SITE"])
-    engine = QueueEngine(SqlRepository(db), clock or SystemClock(), relay, site_id, policy)
+    sink = KillAfterCall(relay) if config["LUOT_FAULT"] == "kill_after_call" else relay
+    engine = QueueEngine(SqlRepository(db), clock or SystemClock(), sink, site_id, policy)
     relay.outbox = engine.queries
     app.extensions["luot"] = Luot(config, db, engine, socketio, relay)
 

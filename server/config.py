@@ -78,6 +78,13 @@ SETTINGS: list[Setting] = [
         int,
     ),
     Setting(
+        "LUOT_FAULT",
+        None,
+        "For tests only: 'kill_after_call' kills the server right after it commits a call, "
+        "before any screen is told of it.",
+        _optional,
+    ),
+    Setting(
         "LUOT_MAX_PRIORITY_STREAK",
         3,
         "Priority tickets a counter calls in a row, the same day, before an ordinary one must go "

@@ -81,9 +81,7 @@ def app(db_url: str, clock: ManualClock) -> Iterator[Flask]:
     application = create_app(config, clock=clock)
     application.config["TESTING"] = True
     yield application
-    luot = application.extensions["luot"]
-    luot.engine.sink.drain()  # a queue_changed still counting would hold a connection
-    luot.db.dispose()
+    application.extensions["luot"].close()
 
 
 @pytest.fixture

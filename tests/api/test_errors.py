@@ -130,5 +130,4 @@ def test_behind_a_proxy_each_client_has_its_own_limit(app: Any, db_url: str, tmp
     ] == 429
     second = client.get("/api/v1/tickets/g", headers={"X-Forwarded-For": "10.0.0.2"})
     assert second.status_code == 404
-    proxied.extensions["luot"].engine.sink.drain()
-    proxied.extensions["luot"].db.dispose()
+    proxied.extensions["luot"].close()

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import LiveServer
 from tests.realtime.live import (
@@ -20,9 +21,12 @@ from tests.realtime.live import (
     STAFF_Q01,
     Listener,
     act,
+    api,
+    children,
     handshake,
     issue,
     start,
+    status,
     tokens,
 )
 
@@ -164,3 +168,45 @@ def test_seq_only_grows_across_a_restart(
         display.close()
     finally:
         again.stop()
+
+
+def test_a_server_killed_between_the_commit_and_the_emit_loses_no_call(
+    db_url: str, tmp_path: Path, listen: Callable[..., Listener]
+) -> None:
+    """The call is in the outbox with its seq before anyone is told: the other server
+    publishes it, and a TV that reconnects to the killed one (gunicorn starts its worker
+    again) finds it once."""
+    doomed = LiveServer(db_url, tmp_path, LUOT_FAULT="kill_after_call")
+    other = LiveServer(db_url, tmp_path)
+    start(doomed, other)
+    try:
+        assert doomed.process is not None
+        (worker,) = children(doomed.process.pid)
+        kiosk, staff = tokens(other, KIOSK, STAFF_Q01)
+        ticket = issue(other, kiosk)
+        display = listen(other)
+        state = display.wait_for("state")
+        with pytest.raises(requests.ConnectionError):  # it died before answering
+            api(doomed, "POST", "/counters/Q01/call-next", staff)
+        call = display.wait_for("ticket_called")  # published by the server that lived
+        assert call["number"] == ticket["number"] and call["seq"] > state["seq"]
+        assert status(other, ticket["lookup_code"])["status"] == "called"
+
+        deadline = time.monotonic() + 30
+        while worker in children(doomed.process.pid) or not healthy(doomed):
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.1)
+        tv = listen(doomed)
+        assert tv.wait_for("state")["recent_calls"] == [call]  # once, known by its seq
+        assert display.taken("ticket_called") == []
+    finally:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(LiveServer.stop, (doomed, other)))
+
+
+def healthy(server: LiveServer) -> bool:
+    """The server answers /healthz."""
+    try:
+        return requests.get(f"{server.url}/healthz", timeout=1).ok
+    except requests.RequestException:
+        return False
