@@ -29,7 +29,9 @@ lint: bootstrap
 	$(BIN)/mypy
 
 bench: bootstrap
+	$(BIN)/python -m pip install -q -e ".[test,bench]"
 	$(BIN)/python bench/write_path.py
+	$(BIN)/python bench/call_latency.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
