@@ -20,6 +20,14 @@ class Setting:
     parse: Callable[[str], Any] = str
 
 
+def _at_least_one(value: str) -> int:
+    """A whole number of 1 or more."""
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"must be 1 or more, not {number}")
+    return number
+
+
 def _optional(value: str) -> str | None:
     """An empty value means unset."""
     return value or None
@@ -75,7 +83,7 @@ SETTINGS: list[Setting] = [
         "LUOT_OUTBOX_DAYS",
         7,
         "Days the outbox keeps the events sent to screens (the ticket history is kept for ever).",
-        int,
+        _at_least_one,
     ),
     Setting(
         "LUOT_FAULT",

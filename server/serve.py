@@ -6,6 +6,7 @@ PostgreSQL database behind nginx (deploy/), not workers of one gunicorn.
 
 from __future__ import annotations
 
+import os
 import socket
 from datetime import timedelta
 from typing import Any
@@ -97,6 +98,8 @@ class ServeError(Exception):
 def run(host: str, port: int) -> None:
     """Runs gunicorn in the foreground until stopped."""
     refuse_if_taken(host, port)  # at once, not after gunicorn's five tries of a second each
+    if os.environ.get("LUOT_REDIS_URL"):
+        print("luot: LUOT_REDIS_URL is not used any more: events go through the database's outbox")
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "worker_class": "gevent",

@@ -142,14 +142,23 @@ SCHEMAS: dict[str, Any] = {
         audio_url=nullable(STR),
     ),
     "DisplayState": obj(
-        ["counters", "recent_calls", "waiting"],
+        ["site", "seq", "counters", "recent_calls", "waiting"],
+        site=obj(["name"], name=STR),
+        seq=INT,  # the site's sequence number of the last event the state reflects
         counters={
             "type": "array",
             "items": obj(
-                ["code", "name", "current"], code=STR, name=STR, state=STR, current=ref("Current")
+                ["code", "name", "state", "current"],
+                code=STR,
+                name=STR,
+                state=STR,
+                current=ref("Current"),
             ),
         },
-        recent_calls={"type": "array", "items": ref("Call")},
+        recent_calls={
+            "type": "array",
+            "items": {"allOf": [ref("Call"), obj(["seq"], seq=INT)]},
+        },
         waiting={"type": "object", "additionalProperties": INT},
     ),
     "User": obj(

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from flask import request
-from flask_socketio import ConnectionRefusedError, Namespace, emit, join_room
+from flask_socketio import ConnectionRefusedError, Namespace, emit, join_room, leave_room
 
 from server.engine.errors import QueueError
 
@@ -64,13 +64,16 @@ class TicketNamespace(Namespace):
         if not isinstance(code, str) or not code or len(code) > 64:
             message = "lookup_code needed"
             raise ConnectionRefusedError(message, {"code": "unauthorized", "message": message})
+        # Followed before the status is read: a change committed meanwhile is sent too.
+        join_room(ticket_room(code))
+        self.followers.add(request.sid, code)  # type: ignore[attr-defined]
         try:
             body = self.queries.ticket_status(code)
         except QueueError as error:
+            leave_room(ticket_room(code))
+            self.followers.remove(request.sid)  # type: ignore[attr-defined]
             refusal = error.to_dict()["error"]
             raise ConnectionRefusedError(refusal["message"], refusal) from error
-        join_room(ticket_room(code))
-        self.followers.add(request.sid, code)  # type: ignore[attr-defined]
         emit(Emit.TICKET_UPDATED.value, body)
 
     def on_disconnect(self, reason: Any = None) -> None:

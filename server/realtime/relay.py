@@ -100,7 +100,10 @@ class Relay:
                 assert self.cursor is not None
                 batch = self.outbox.events_after(self.cursor)
                 for event in batch:
-                    self._emit(event)
+                    try:
+                        self._emit(event)
+                    except Exception:  # one event that cannot be sent must not stop the rest
+                        log.exception("could not send event %s (%s)", event.seq, event.kind)
                     self.cursor = event.seq
                 if len(batch) < 500:
                     break
@@ -110,7 +113,7 @@ class Relay:
                 self._queue, self._queue_sent_at = None, time.monotonic()
 
     def drain(self) -> None:
-        """Emits everything stored so far (before the process stops, and in tests)."""
+        """Emits everything stored so far, the counts held back included (tests use it)."""
         self.catch_up(flush=True)
 
     def _emit(self, event: Event) -> None:
@@ -118,6 +121,9 @@ class Relay:
         if event.kind == Kind.QUEUE_CHANGED:
             self._queue = event  # a later count replaces it: each one counts every line
         elif event.kind in BROADCAST:
+            if self._queue is not None:  # held counts first: clients see seq only grow
+                self._send(self._queue)
+                self._queue, self._queue_sent_at = None, time.monotonic()
             self._send(event)
         elif event.kind == Kind.TICKETS_CHANGED:
             self._tickets_updated(event)

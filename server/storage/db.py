@@ -143,8 +143,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction (a snapshot on SQLite's WAL; READ COMMITTED on PostgreSQL)."""
+        """A read transaction: one snapshot (SQLite's WAL; REPEATABLE READ on PostgreSQL)."""
         with self.engine.connect() as conn:
+            if not self.sqlite:  # one snapshot for the whole read, as SQLite's WAL gives
+                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             if self.sqlite:
                 # Take the WAL snapshot now, retrying through a checkpoint's brief lock.
                 def begin() -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, select, tupl
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from server.engine.events import Kind
 from server.engine.model import TicketStatus
 
 from . import tables as t
@@ -145,9 +146,10 @@ RAISE_SEQ = (
     .returning(t.sites.c.event_seq)
 )
 INSERT_OUTBOX = insert(t.outbox)
-OUTBOX_AFTER = (
+OUTBOX_AFTER = (  # a kind this version does not know (a newer server wrote it) is passed over
     select(t.outbox)
     .where(OB.site_id == bindparam("site_id"), OB.seq > bindparam("after"))
+    .where(OB.kind.in_([kind.value for kind in Kind]))
     .order_by(OB.seq)
     .limit(bindparam("limit"))
 )

@@ -165,8 +165,8 @@ def letters(n: int) -> str:
 def open_line(server: LiveServer, counters: int = 1) -> Line:
     """Adds a Line to the server's database: a service open around the clock with prefix
     "X…" (no demo prefix has two letters), `counters` counters named "Quầy số 21", "Quầy số
-    22"… and the tokens. The running server sees them on its next request, because adding
-    them raises the site's catalogue version."""
+    22"… and the tokens. The running server sees them on its next request: it reads the
+    catalogue in every transaction."""
     prefix = "X" + letters(next(_lines))
     service = {"code": f"S{prefix}", "name": f"Lĩnh vực {prefix}"}
     desks = [{"code": f"Q{prefix}{i}", "name": f"Quầy số {20 + i}"} for i in range(1, counters + 1)]

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from server.engine.clock import SystemClock
 from server.engine.engine import QueueEngine
 from server.engine.events import CollectingSink
+from server.storage import db as db_module
 from server.storage import tables as t
 from server.storage.db import Database, NestedWrite
 from server.storage.repository import SqlRepository
@@ -123,3 +124,25 @@ def test_gevent_writers_wait_for_another_process_without_freezing_the_worker(
     assert report["waited"] >= 0.4  # they did wait for the other process
     assert report["ticks"] >= 20  # and the worker's other greenlets ran meanwhile (~100 free)
     assert sorted(report["numbers"]) == [f"A{n:03d}" for n in range(1, 21)]
+
+
+@pytest.mark.sqlite_only
+def test_a_writer_that_cannot_begin_gives_up_and_lets_the_next_one_in(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another program holding SQLite's write lock past the patience: the write fails with
+    the lock error, and leaves this process's lock free for the next write."""
+    monkeypatch.setattr(db_module, "LOCK_PATIENCE_SECONDS", 0.2)
+    database = Database(db_url)
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(db_module.BUSY_ERRORS, match="locked"), database.write():
+            pass  # pragma: no cover - never entered
+        holder.execute("ROLLBACK")
+        with database.write() as conn:
+            conn.execute(t.sites.insert().values(code="after", name="Sau", timezone="UTC"))
+        assert sites(database) == 2
+    finally:
+        holder.close()
+        database.dispose()
