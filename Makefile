@@ -8,7 +8,7 @@ export LUOT_DATABASE_URL ?= sqlite:///$(CURDIR)/var/luot.db
 
 .PHONY: run test lint bootstrap bench clean
 
-$(BIN)/.installed: pyproject.toml scripts/bootstrap.sh
+$(BIN)/.installed: pyproject.toml scripts/bootstrap.sh scripts/debian-packages.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/bootstrap.sh
 	touch $@
 

@@ -3,26 +3,8 @@
 set -euo pipefail
 PYTHON="${PYTHON:-python3}"
 VENV="${VENV:-.venv}"
-# Debian packages the project uses (tests included); each is installed only when missing.
-DEBIAN_PACKAGES=(python3-venv ca-certificates)
-
-sudo_if_needed() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-missing=()
-for pkg in "${DEBIAN_PACKAGES[@]}"; do
-  if [ "$pkg" = python3-venv ] && "$PYTHON" -c "import ensurepip, venv" 2>/dev/null; then
-    continue  # a Python with venv and ensurepip of its own (pyenv, python.org builds)
-  fi
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
-    || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "Installing Debian packages: ${missing[*]}"
-  sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
+# Debian packages the server needs (the tests' own come in scripts/test.sh).
+PYTHON="$PYTHON" bash scripts/debian-packages.sh python3-venv ca-certificates
 
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"

@@ -3,6 +3,8 @@
 # (and insists on it under CI, where its tests must run, not skip).
 set -euo pipefail
 BIN=.venv/bin
+# Debian packages only the tests use: nginx in front of two servers (tests/realtime).
+bash scripts/debian-packages.sh nginx
 
 # probe NAME VARIABLE URL PYTHON-CHECK: exports VARIABLE=URL when the service answers.
 probe() {
