@@ -129,6 +129,9 @@ SCHEMAS: dict[str, Any] = {
         state={"type": "string", "enum": ["idle", "serving", "paused"]},
         current=ref("Current"),
     ),
+    "HallCounter": obj(  # a counter as the TV sees it: `state`'s entries, `counter_changed`
+        ["code", "name", "state", "current"], code=STR, name=STR, state=STR, current=ref("Current")
+    ),
     "TicketResult": obj(["ticket"], ticket=ref("Ticket")),
     "CounterResult": obj(["counter"], counter=ref("Counter")),
     "Call": obj(
@@ -145,16 +148,7 @@ SCHEMAS: dict[str, Any] = {
         ["site", "seq", "counters", "recent_calls", "waiting"],
         site=obj(["name"], name=STR),
         seq=INT,  # the site's sequence number of the last event the state reflects
-        counters={
-            "type": "array",
-            "items": obj(
-                ["code", "name", "state", "current"],
-                code=STR,
-                name=STR,
-                state=STR,
-                current=ref("Current"),
-            ),
-        },
+        counters={"type": "array", "items": ref("HallCounter")},
         recent_calls={
             "type": "array",
             "items": {"allOf": [ref("Call"), obj(["seq"], seq=INT)]},

@@ -71,11 +71,6 @@ class Queries:
                 if has_words(words, p.name_folded) or has_words(words, service_names[p.service_id])
             ]
 
-    def waiting_counts(self) -> dict[str, int]:
-        """Waiting tickets per service code, every service listed (`queue_changed`)."""
-        with self.snapshot() as snap:
-            return snap.waiting_counts()
-
     def ticket_status(self, lookup_code: str) -> dict[str, Any]:
         """GET /api/v1/tickets/{lookup_code}."""
         with self.snapshot() as snap:
@@ -104,9 +99,9 @@ class Queries:
         followed: Collection[str],
         lines: Collection[tuple[str, int]],
     ) -> dict[str, dict[str, Any]]:
-        """`ticket_updated` bodies after a commit: of the tickets it moved (followed perhaps
-        on another server), and of the followed tickets waiting in a line it changed. The
-        cost grows with the followers, never with the length of a line."""
+        """`ticket_updated` bodies after a commit: of the tickets it moved, and of the
+        followed tickets waiting in a line it changed. The cost grows with the followers,
+        never with the length of a line."""
         views = {}
         with self.snapshot() as snap:
             for ticket in snap.tx.tickets_by_lookup(set(moved) | set(followed)):
@@ -127,14 +122,6 @@ class Queries:
             for counter in snap.counters:
                 if counter.code == code:
                     return snap.counter_view(counter, snap.current_tickets())
-            raise errors.NotFound(f"Không có quầy '{code}' (no such counter)")
-
-    def hall_counter(self, code: str) -> dict[str, Any]:
-        """One counter as the hall sees it (`counter_changed`)."""
-        with self.snapshot() as snap:
-            for counter in snap.counters:
-                if counter.code == code:
-                    return snap.hall_counter(counter, snap.current_tickets())
             raise errors.NotFound(f"Không có quầy '{code}' (no such counter)")
 
     def display_state(self) -> dict[str, Any]:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Collection, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
 
 from flask_socketio import SocketIO
 
 from server.engine.events import BROADCAST, Event, Kind
+from server.engine.queries import Queries
 
 from .names import Emit, Namespace, site_room, ticket_room
 from .namespaces import Followers
@@ -30,36 +30,13 @@ POLL_SECONDS = 0.25
 QUEUE_INTERVAL_SECONDS = 0.1
 
 
-class Outbox(Protocol):
-    """What the relay reads (the engine's `Queries`)."""
-
-    site_id: int
-
-    def last_seq(self) -> int:
-        """The sequence number of the site's last event."""
-        ...
-
-    def events_after(self, seq: int, limit: int = 500) -> list[Event]:
-        """The site's events after a sequence number, oldest first."""
-        ...
-
-    def updated_views(
-        self,
-        moved: Collection[str],
-        followed: Collection[str],
-        lines: Collection[tuple[str, int]],
-    ) -> dict[str, dict[str, Any]]:
-        """`ticket_updated` bodies of the tickets an event changed."""
-        ...
-
-
 class Relay:
     """One process's reader of the outbox; `publish` wakes it."""
 
     def __init__(self, socketio: SocketIO, followers: Followers) -> None:
         self.socketio = socketio
         self.followers = followers
-        self.outbox: Outbox | None = None  # bound once the engine exists
+        self.outbox: Queries | None = None  # bound once the engine exists
         self.cursor: int | None = None  # the last sequence number emitted
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one catch-up at a time
